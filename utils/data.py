@@ -1,0 +1,379 @@
+"""Datasets for the course: synthetic (offline), real (torchvision downloads), or your own photos.
+
+Everything ends up in the same shape: an ImageFolder tree (``root/<class>/<image>``) that is
+scanned, validated and split into train / val / test lists of ``(path, label)`` pairs. One code
+path then serves every source, and embeddings can be cached by file.
+
+Sources (the ``source`` argument of :func:`load_dataset`):
+
+========================  ============================================================
+``synthetic_flowers``     generated flower species (offline default)
+``synthetic_cats``        generated cat breeds (offline)
+``synthetic_nonflowers``  generated non-flower scenes (negatives for a flower detector)
+``flowers102``            Oxford Flowers-102 via torchvision (download, ~330 MB)
+``pets_cats``             the 12 cat breeds of Oxford-IIIT Pet via torchvision (~800 MB)
+``folder``                any ImageFolder directory you point ``data_dir`` at
+========================  ============================================================
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from sklearn.model_selection import train_test_split
+from torch.utils.data import Dataset
+from torchvision import transforms
+from torchvision.datasets.folder import IMG_EXTENSIONS
+
+from .models import DEFAULT_BACKBONE, preprocessing
+
+DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+SPLITS = ("train", "val", "test")
+SYNTHETIC_SOURCES = {
+    "synthetic_flowers": "flowers",
+    "synthetic_cats": "cats",
+    "synthetic_nonflowers": "nonflowers",
+}
+DOWNLOAD_SOURCES = ("flowers102", "pets_cats")
+SOURCES = (*SYNTHETIC_SOURCES, *DOWNLOAD_SOURCES, "folder")
+PET_CAT_BREEDS = (
+    "Abyssinian", "Bengal", "Birman", "Bombay", "British Shorthair", "Egyptian Mau",
+    "Maine Coon", "Persian", "Ragdoll", "Russian Blue", "Siamese", "Sphynx",
+)
+
+
+class DataError(ValueError):
+    """A dataset could not be used as asked; the message says why and what to do."""
+
+
+@dataclass
+class DatasetSplits:
+    """Train / val / test lists of ``(path, label)`` with the class names."""
+
+    classes: list[str]
+    train: list[tuple[str, int]]
+    val: list[tuple[str, int]]
+    test: list[tuple[str, int]]
+    root: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line per split with image counts, for printing in a notebook."""
+        lines = [f"{len(self.classes)} classes from {self.root}"]
+        for name in SPLITS:
+            samples = getattr(self, name)
+            counts = Counter(label for _, label in samples)
+            lines.append(
+                f"  {name:5s}: {len(samples):5d} images "
+                f"({min(counts.values(), default=0)}-{max(counts.values(), default=0)} per class)"
+            )
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)} unreadable file(s)")
+        return "\n".join(lines)
+
+    def subset(self, per_class: int | None, seed: int = 0) -> DatasetSplits:
+        """A copy whose *training* split keeps at most ``per_class`` images per class."""
+        if per_class is None:
+            return self
+        return DatasetSplits(
+            self.classes, limit_per_class(self.train, per_class, seed), self.val, self.test,
+            self.root, self.skipped,
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Scanning and validating an ImageFolder tree
+# --------------------------------------------------------------------------------------------
+
+
+def _is_image_file(path: Path) -> bool:
+    suffix_ok = path.suffix.lower() in IMG_EXTENSIONS
+    return suffix_ok and path.is_file() and not path.name.startswith(".")
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        return True
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return False
+
+
+def scan_image_folder(root, verify: bool = True):
+    """Scan ``root/<class>/<image>`` and return ``(classes, samples, skipped)``.
+
+    Unreadable or corrupt images are skipped with a warning and listed in ``skipped``. Raises
+    :class:`DataError` with a clear message for a missing folder, no class folders, empty
+    classes, or fewer than two classes.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"Data folder {str(root)!r} does not exist or is not a folder.")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        loose = [p.name for p in root.iterdir() if _is_image_file(p)]
+        hint = (
+            f" It holds {len(loose)} image file(s) directly; move them into one sub-folder "
+            "per class." if loose else ""
+        )
+        raise DataError(
+            f"No class folders in {str(root)!r}. Expected an ImageFolder layout: "
+            f"<root>/<class_name>/<image>.jpg, one folder per class.{hint}"
+        )
+    classes, samples, skipped, empty = [], [], [], []
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.rglob("*") if _is_image_file(p))
+        good = [p for p in files if not verify or _readable(p)]
+        skipped += [str(p) for p in sorted(set(files) - set(good))]
+        if not good:
+            empty.append(class_dir.name)
+            continue
+        label = len(classes)
+        classes.append(class_dir.name)
+        samples += [(str(p), label) for p in good]
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} unreadable image(s) in {root}, e.g. {skipped[0]}",
+            stacklevel=2,
+        )
+    if empty:
+        warnings.warn(
+            f"Ignored {len(empty)} folder(s) with no readable images: {', '.join(empty[:5])}",
+            stacklevel=2,
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{str(root)!r} has {len(classes)} class folder(s) with images "
+            f"({', '.join(classes) or 'none'}); classification needs at least two."
+        )
+    return classes, samples, skipped
+
+
+def limit_per_class(samples, per_class: int, seed: int = 0) -> list[tuple[str, int]]:
+    """Keep at most ``per_class`` randomly chosen samples of each class (deterministic)."""
+    if per_class < 1:
+        raise DataError(f"per_class must be at least 1, got {per_class}.")
+    rng = random.Random(seed)
+    by_class: dict[int, list] = {}
+    for sample in samples:
+        by_class.setdefault(sample[1], []).append(sample)
+    kept = []
+    for label in sorted(by_class):
+        items = by_class[label]
+        kept += sorted(rng.sample(items, min(per_class, len(items))))
+    return kept
+
+
+def split_samples(samples, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                  seed: int = 0):
+    """Stratified train / val / test split of ``(path, label)`` samples with a fixed seed."""
+    labels = [label for _, label in samples]
+    counts = Counter(labels)
+    if min(counts.values()) < 3:
+        rare = [label for label, n in counts.items() if n < 3]
+        raise DataError(
+            f"Class(es) {rare} have fewer than 3 images: too few to split into "
+            "train/val/test. Add images or provide train/val/test folders."
+        )
+    rest, test = train_test_split(samples, test_size=test_fraction, stratify=labels,
+                                  random_state=seed)
+    val_share = val_fraction / (1 - test_fraction)
+    train, val = train_test_split(rest, test_size=val_share,
+                                  stratify=[label for _, label in rest], random_state=seed)
+    return sorted(train), sorted(val), sorted(test)
+
+
+def load_image_folder(data_dir, val_fraction: float = 0.15, test_fraction: float = 0.15,
+                      seed: int = 0, verify: bool = True) -> DatasetSplits:
+    """Load an ImageFolder directory, using its train/val/test sub-folders if it has them.
+
+    Without such sub-folders the images are split stratified by class with ``seed``. With only
+    ``train`` (and maybe ``test``), the missing splits are carved out of ``train``.
+    """
+    root = Path(data_dir).expanduser()
+    present = [s for s in SPLITS if (root / s).is_dir()]
+    if not present:
+        classes, samples, skipped = scan_image_folder(root, verify)
+        train, val, test = split_samples(samples, val_fraction, test_fraction, seed)
+        return DatasetSplits(classes, train, val, test, str(root), skipped)
+    if "train" not in present:
+        raise DataError(f"{str(root)!r} has {present} folder(s) but no 'train' folder.")
+    classes, train, skipped = scan_image_folder(root / "train", verify)
+    parts = {"train": train}
+    for name in ("val", "test"):
+        if name in present:
+            split_classes, parts[name], more = scan_image_folder(root / name, verify)
+            skipped += more
+            unknown = set(split_classes) - set(classes)
+            if unknown:
+                raise DataError(f"{root / name} has classes not in train: {sorted(unknown)}")
+            index = {c: classes.index(c) for c in split_classes}
+            parts[name] = [(p, index[split_classes[y]]) for p, y in parts[name]]
+    if "test" not in parts:
+        parts["train"], parts["test"] = _carve(parts["train"], test_fraction, seed)
+    if "val" not in parts:
+        fraction = val_fraction / (1 - test_fraction) if "test" not in present else val_fraction
+        parts["train"], parts["val"] = _carve(parts["train"], fraction, seed)
+    return DatasetSplits(classes, sorted(parts["train"]), sorted(parts["val"]),
+                         sorted(parts["test"]), str(root), skipped)
+
+
+def _carve(samples, fraction, seed):
+    labels = [label for _, label in samples]
+    keep, out = train_test_split(samples, test_size=fraction, stratify=labels, random_state=seed)
+    return sorted(keep), sorted(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------------------------
+
+
+def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DATA_ROOT,
+                 image_size: int = 128, n_per_class: int = 60, seed: int = 0,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> DatasetSplits:
+    """Get a dataset as :class:`DatasetSplits`, whatever its source.
+
+    Args:
+        source: one of :data:`SOURCES`. If ``data_dir`` is given, it wins: ``source`` is
+            treated as ``"folder"``.
+        data_dir: an ImageFolder root of your own photos (may contain train/val/test).
+        data_root: where generated and downloaded data are stored (``data/`` by default).
+        image_size: size (pixels) at which synthetic images are rendered.
+        n_per_class: synthetic images per class, before splitting.
+        seed: seeds the synthetic generator and the split.
+    """
+    if data_dir:
+        return load_image_folder(data_dir, val_fraction, test_fraction, seed)
+    if source not in SOURCES:
+        raise DataError(f"Unknown data source {source!r}. Choose one of: {', '.join(SOURCES)}.")
+    if source == "folder":
+        raise DataError("source='folder' needs data_dir: the path of your ImageFolder root.")
+    data_root = Path(data_root)
+    if source in SYNTHETIC_SOURCES:
+        root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, image_size,
+                                 n_per_class, seed)
+        return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
+    root = download_dataset(source, data_root)
+    return load_image_folder(root, val_fraction, test_fraction, seed)
+
+
+def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
+                      n_per_class: int = 60, seed: int = 0) -> Path:
+    """Generate (once) and return the folder of a synthetic dataset."""
+    from . import synthetic
+
+    out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
+    return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)
+
+
+def download_dataset(source: str, data_root=DATA_ROOT) -> Path:
+    """Download a torchvision dataset once and lay it out as an ImageFolder tree.
+
+    Returns the folder (with train/val/test sub-folders from the dataset's official splits).
+    Offline, raises :class:`DataError` suggesting the synthetic data or ``data_dir``.
+    """
+    from torchvision import datasets
+
+    data_root = Path(data_root)
+    out = data_root / f"{source}_imagefolder"
+    if (out / "done").exists():
+        return out
+    try:
+        if source == "flowers102":
+            parts = {s: datasets.Flowers102(data_root, split=s, download=True)
+                     for s in SPLITS}
+            names = {s: [f"flower_{label:03d}" for label in d._labels] for s, d in parts.items()}
+        else:
+            trainval = datasets.OxfordIIITPet(data_root, split="trainval", download=True)
+            test = datasets.OxfordIIITPet(data_root, split="test", download=True)
+            parts = {"train": trainval, "test": test}
+            names = {s: [d.classes[label] for label in d._labels] for s, d in parts.items()}
+    except (OSError, RuntimeError) as err:
+        raise DataError(
+            f"Could not download {source!r} ({type(err).__name__}: {err}). Are you offline? "
+            "Use a synthetic source (e.g. 'synthetic_flowers') or point data_dir at your own "
+            "ImageFolder."
+        ) from err
+    for split, dataset in parts.items():
+        files = getattr(dataset, "_image_files", None) or dataset._images
+        for path, name in zip(files, names[split], strict=True):
+            if source == "pets_cats" and name not in PET_CAT_BREEDS:
+                continue
+            target = out / split / name.replace(" ", "_") / Path(path).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.symlink_to(Path(path).resolve())
+    (out / "done").write_text("ok\n")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Transforms and torch datasets
+# --------------------------------------------------------------------------------------------
+
+
+def make_transform(image_size: int = 128, train: bool = False,
+                   backbone: str = DEFAULT_BACKBONE, augment: bool = True):
+    """The torchvision transform for a backbone: resize + crop + normalise.
+
+    Evaluation: resize the short side to ``image_size / crop_pct`` and centre-crop. Training
+    (with ``augment``): random resized crop and horizontal flip.
+    """
+    prep = preprocessing(backbone)
+    interpolation = transforms.InterpolationMode(prep.interpolation)
+    normalize = transforms.Normalize(prep.mean, prep.std)
+    if train and augment:
+        steps = [transforms.RandomResizedCrop(image_size, scale=(0.6, 1.0),
+                                              interpolation=interpolation),
+                 transforms.RandomHorizontalFlip()]
+    else:
+        steps = [transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
+                 transforms.CenterCrop(image_size)]
+    return transforms.Compose([*steps, transforms.ToTensor(), normalize])
+
+
+def load_rgb(path) -> Image.Image:
+    """Open an image file as RGB, with a clear error if it cannot be decoded."""
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB")
+    except (OSError, UnidentifiedImageError) as err:
+        raise DataError(f"Cannot read image {str(path)!r}: {err}") from err
+
+
+class ImageListDataset(Dataset):
+    """A torch ``Dataset`` over ``(path, label)`` pairs with a transform."""
+
+    def __init__(self, samples, transform=None):
+        self.samples = list(samples)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = load_rgb(path)
+        return (self.transform(image) if self.transform else image), label
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+
+def sample_batch(samples, n: int = 16, seed: int = 0, transform=None):
+    """A few samples as (images, labels), e.g. for a picture grid."""
+    rng = random.Random(seed)
+    chosen = rng.sample(list(samples), min(n, len(samples)))
+    images = [load_rgb(p) if transform is None else transform(load_rgb(p)) for p, _ in chosen]
+    if transform is not None:
+        images = torch.stack(images)
+    return images, [label for _, label in chosen]
