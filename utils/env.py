@@ -43,3 +43,32 @@ def environment_report() -> dict:
 def print_report(report: dict) -> None:
     """Pretty-print :func:`environment_report`."""
     print(json.dumps(report, indent=2))
+
+
+def repo_root() -> Path:
+    """The course's root folder (the one holding ``utils/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def save_metrics(output_dir, name: str = "metrics.json", **metrics) -> Path:
+    """Write the numbers a notebook measured to ``output_dir/name`` (JSON).
+
+    Tests and later chapters read these files, so prose and checks use measured values.
+    """
+    path = Path(output_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, default=_jsonable))
+    return path
+
+
+def load_metrics(output_dir, name: str = "metrics.json") -> dict:
+    """Read metrics saved by :func:`save_metrics`."""
+    return json.loads((Path(output_dir) / name).read_text())
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Cannot store {type(value).__name__} in metrics JSON")

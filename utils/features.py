@@ -127,3 +127,49 @@ def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Accuracy of a head on cached features."""
     with torch.no_grad():
         return (head.eval()(x).argmax(1) == y).float().mean().item()
+
+
+def knn_accuracy(features, labels, k: int = 5, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated k-nearest-neighbour accuracy: how well embeddings cluster by class.
+
+    No training of the network is involved, so it measures what the features *already* know.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores = cross_val_score(KNeighborsClassifier(k), _numpy(features), _numpy(labels), cv=cv)
+    return float(scores.mean())
+
+
+def color_histogram_features(samples, bins: int = 8, size: int = 64):
+    """Per-image RGB colour histograms (``bins`` per channel, concatenated, normalised).
+
+    A deliberately naive baseline: if colour alone separated the classes, a classifier on
+    these would do as well as one on pretrained embeddings.
+    """
+    import numpy as np
+
+    from .data import load_rgb
+
+    rows = []
+    for path, _ in samples:
+        pixels = np.asarray(load_rgb(path).resize((size, size))).reshape(-1, 3)
+        hist = [np.histogram(pixels[:, c], bins=bins, range=(0, 256))[0] for c in range(3)]
+        rows.append(np.concatenate(hist) / len(pixels))
+    return np.stack(rows).astype("float32"), np.array([label for _, label in samples])
+
+
+def linear_probe_accuracy(train_x, train_y, test_x, test_y, seed: int = 0) -> float:
+    """Accuracy of a standardised logistic regression (scikit-learn) trained on features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    clf.fit(_numpy(train_x), _numpy(train_y))
+    return float(clf.score(_numpy(test_x), _numpy(test_y)))
+
+
+def _numpy(x):
+    return x.numpy() if isinstance(x, torch.Tensor) else x

@@ -1,0 +1,83 @@
+"""Run the course's notebooks headless with papermill.
+
+    python -m utils.course                      # every notebook, default parameters
+    python -m utils.course 01 02                # only chapters whose name starts with 01, 02
+    python -m utils.course 01 -p image_size 96  # override a parameter (repeatable)
+
+Executed copies go to ``runs/<notebook>.ipynb`` and each notebook writes its measured numbers
+to ``runs/<notebook>/``. The notebooks in ``notebooks/`` are never modified.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import time
+from pathlib import Path
+
+from .env import repo_root
+
+NOTEBOOK_DIR = repo_root() / "notebooks"
+RUNS_DIR = repo_root() / "runs"
+
+
+def notebooks(prefixes=()) -> list[Path]:
+    """The course notebooks (``NN_topic.ipynb``) in order, optionally filtered by prefix."""
+    found = sorted(p for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if prefixes:
+        found = [p for p in found if any(p.name.startswith(pre) for pre in prefixes)]
+    return found
+
+
+def run_notebook(path, parameters: dict | None = None, runs_dir=RUNS_DIR,
+                 progress: bool = False) -> Path:
+    """Execute one notebook with papermill; return the folder holding its outputs.
+
+    ``output_dir`` is set to ``runs_dir/<notebook name>`` unless given in ``parameters``. The
+    working directory is ``notebooks/``, as in JupyterLab, so relative paths behave the same.
+    """
+    import papermill
+
+    path = Path(path)
+    runs_dir = Path(runs_dir)
+    params = {"output_dir": str(runs_dir / path.stem), **(parameters or {})}
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(path), str(runs_dir / path.name), parameters=params, cwd=str(path.parent),
+        kernel_name="python3", progress_bar=progress, log_output=False,
+    )
+    return Path(params["output_dir"])
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("prefixes", nargs="*", help="run only notebooks starting with these")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="override a notebook parameter")
+    args = parser.parse_args(argv)
+    params = {name: _parse_value(value) for name, value in args.parameter}
+    selected = notebooks(args.prefixes)
+    if not selected:
+        parser.error(f"no notebook matches {args.prefixes} in {NOTEBOOK_DIR}")
+    total = time.perf_counter()
+    for nb in selected:
+        start = time.perf_counter()
+        print(f"running {nb.name} ...", flush=True)
+        out = run_notebook(nb, params, progress=True)
+        print(f"  done in {time.perf_counter() - start:.0f} s -> {RUNS_DIR / nb.name}, {out}",
+              flush=True)
+    print(f"all {len(selected)} notebook(s) ran in {time.perf_counter() - total:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
