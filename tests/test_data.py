@@ -1,0 +1,172 @@
+"""Unit tests for utils.data: ImageFolder validation, splits, sources and transforms."""
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils import data
+
+
+def make_folder(root, classes=("a", "b", "c"), n=8, size=40, ext="png"):
+    rng = np.random.default_rng(0)
+    for c in classes:
+        (root / c).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            arr = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / c / f"{c}_{i}.{ext}")
+    return root
+
+
+def test_scan_finds_classes_and_images(tmp_path):
+    classes, samples, skipped = data.scan_image_folder(make_folder(tmp_path))
+    assert classes == ["a", "b", "c"] and len(samples) == 24 and skipped == []
+    assert {label for _, label in samples} == {0, 1, 2}
+
+
+def test_corrupt_and_non_image_files_are_skipped_and_counted(tmp_path):
+    make_folder(tmp_path)
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"not really a jpeg")
+    (tmp_path / "b" / "notes.txt").write_text("ignore me")
+    with pytest.warns(UserWarning, match="Skipped 1 unreadable"):
+        classes, samples, skipped = data.scan_image_folder(tmp_path)
+    assert len(samples) == 24 and len(skipped) == 1 and skipped[0].endswith("broken.jpg")
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.mkdir(), "No class folders"),
+    (lambda p: make_folder(p, classes=("only",)), "at least two"),
+])
+def test_bad_folders_get_clear_errors(tmp_path, setup, message):
+    root = tmp_path / "photos"
+    setup(root)
+    with pytest.raises(data.DataError, match=message):
+        data.scan_image_folder(root)
+
+
+def test_loose_images_get_a_layout_hint(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "cat.png")
+    with pytest.raises(data.DataError, match="move them into one sub-folder per class"):
+        data.scan_image_folder(tmp_path)
+
+
+def test_empty_class_folder_is_ignored_with_warning(tmp_path):
+    make_folder(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.warns(UserWarning, match="no readable images: empty"):
+        classes, _, _ = data.scan_image_folder(tmp_path)
+    assert classes == ["a", "b", "c"]
+
+
+def test_split_is_stratified_disjoint_and_seeded(tmp_path):
+    make_folder(tmp_path, n=20)
+    s1 = data.load_image_folder(tmp_path, seed=0)
+    s2 = data.load_image_folder(tmp_path, seed=0)
+    s3 = data.load_image_folder(tmp_path, seed=1)
+    assert s1.train == s2.train and s1.train != s3.train
+    paths = [set(p for p, _ in part) for part in (s1.train, s1.val, s1.test)]
+    assert not (paths[0] & paths[1] or paths[0] & paths[2] or paths[1] & paths[2])
+    assert sum(map(len, paths)) == 60
+    for part in (s1.val, s1.test):
+        assert sorted({label for _, label in part}) == [0, 1, 2]  # every class in every split
+
+
+def test_existing_train_val_test_folders_are_used(tmp_path):
+    make_folder(tmp_path / "train", n=6)
+    make_folder(tmp_path / "val", n=2)
+    make_folder(tmp_path / "test", classes=("a", "c"), n=3)
+    s = data.load_image_folder(tmp_path)
+    assert (len(s.train), len(s.val), len(s.test)) == (18, 6, 6)
+    assert {label for _, label in s.test} == {0, 2}  # labels follow the train classes
+
+
+def test_train_only_folder_gets_val_and_test_carved_out(tmp_path):
+    make_folder(tmp_path / "train", n=20)
+    s = data.load_image_folder(tmp_path)
+    assert len(s.val) > 0 and len(s.test) > 0 and len(s.train) + len(s.val) + len(s.test) == 60
+
+
+def test_unknown_class_in_test_folder_is_an_error(tmp_path):
+    make_folder(tmp_path / "train")
+    make_folder(tmp_path / "test", classes=("a", "zebra"))
+    with pytest.raises(data.DataError, match="zebra"):
+        data.load_image_folder(tmp_path)
+
+
+def test_too_few_images_to_split(tmp_path):
+    make_folder(tmp_path, n=2)
+    with pytest.raises(data.DataError, match="fewer than 3"):
+        data.load_image_folder(tmp_path)
+
+
+def test_subset_limits_train_only(tmp_path):
+    make_folder(tmp_path, n=20)
+    s = data.load_image_folder(tmp_path).subset(2)
+    counts = np.bincount([label for _, label in s.train])
+    assert counts.tolist() == [2, 2, 2] and len(s.test) == 9
+    assert data.load_image_folder(tmp_path).subset(None).train == data.load_image_folder(
+        tmp_path).train
+    with pytest.raises(data.DataError):
+        data.limit_per_class(s.train, 0)
+
+
+def test_unknown_source_and_missing_data_dir():
+    with pytest.raises(data.DataError, match="Unknown data source 'imagenet22k'"):
+        data.load_dataset("imagenet22k")
+    with pytest.raises(data.DataError, match="needs data_dir"):
+        data.load_dataset("folder")
+
+
+def test_data_dir_overrides_source(tmp_path):
+    make_folder(tmp_path, n=10)
+    s = data.load_dataset("synthetic_cats", data_dir=tmp_path)
+    assert s.classes == ["a", "b", "c"]
+
+
+def test_download_offline_gives_clear_error(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    def offline(*args, **kwargs):
+        raise RuntimeError("Error downloading: no network")
+
+    monkeypatch.setattr(datasets, "Flowers102", offline)
+    with pytest.raises(data.DataError, match="offline"):
+        data.load_dataset("flowers102", data_root=tmp_path)
+
+
+def test_transforms_shapes_and_normalisation(tmp_path):
+    img = Image.new("RGB", (90, 60), (255, 255, 255))
+    x = data.make_transform(48)(img)
+    assert tuple(x.shape) == (3, 48, 48) and float(x.max()) == pytest.approx(1.0)  # (1-.5)/.5
+    assert tuple(data.make_transform(48, train=True)(img).shape) == (3, 48, 48)
+
+
+def test_dataset_and_clear_error_for_unreadable_image(tmp_path):
+    make_folder(tmp_path)
+    _, samples, _ = data.scan_image_folder(tmp_path)
+    ds = data.ImageListDataset(samples, data.make_transform(32))
+    x, y = ds[0]
+    assert tuple(x.shape) == (3, 32, 32) and y == 0 and len(ds) == 24
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(data.DataError, match="Cannot read image"):
+        data.ImageListDataset([(str(bad), 0)])[0]
+
+
+def test_grayscale_and_rgba_images_load_as_rgb(tmp_path):
+    Image.new("L", (10, 10)).save(tmp_path / "g.png")
+    Image.new("RGBA", (10, 10)).save(tmp_path / "r.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert data.load_rgb(tmp_path / "g.png").mode == "RGB"
+        assert data.load_rgb(tmp_path / "r.png").mode == "RGB"
+
+
+def test_synthetic_source_generates_once(tmp_path):
+    s = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=48, n_per_class=6)
+    assert len(s.classes) >= 2 and len(s.train) + len(s.val) + len(s.test) == 6 * len(s.classes)
+    again = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=48,
+                              n_per_class=6)
+    assert again.train == s.train
