@@ -1,0 +1,33 @@
+"""Outcomes of chapter 04 (cat breeds end to end), read from the metrics it writes."""
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.notebook
+
+
+def test_both_steps_learn_the_breeds(executed):
+    m = executed("04")
+    chance = 1 / len(m["classes"])
+    assert m["fe_test_acc"] > chance + 0.3, m["fe_test_acc"]
+    assert m["ft_test_acc"] > chance + 0.3, m["ft_test_acc"]
+    assert set(m["per_breed"]) == set(m["classes"])
+    assert m["skipped"] == 0
+
+
+def test_saved_model_reloads_and_predicts_the_same_labels(executed):
+    m = executed("04")
+    assert Path(m["checkpoint"]).is_file()
+    assert m["reload_same_labels"] is True
+    assert m["reloaded_test_acc"] == pytest.approx(m["ft_test_acc"])
+    top = m["chelsea_top"]
+    assert len(top) == 3 and all(name in m["classes"] for name, _ in top)
+    assert top[0][1] >= top[1][1] >= top[2][1]
+
+
+def test_error_analysis_is_consistent(executed):
+    m = executed("04")
+    assert m["n_mistakes"] == round((1 - m["ft_test_acc"]) * m["n_test"])
+    for pair in m["most_confused"]:
+        assert pair["true"] != pair["pred"] and pair["count"] >= 1
