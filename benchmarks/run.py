@@ -1,0 +1,243 @@
+"""Measure the course's compute against the machine's limit.
+
+    python -m benchmarks.run                 # throughput figures (a few minutes on 2 CPU cores)
+    python -m benchmarks.run --course --tests  # also time the whole course and the test suite
+
+Writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` and refreshes the table in
+the README between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every figure is a
+throughput or a ratio measured in this one run; the tests never assert absolute timings.
+
+1. The limit: the backbone's forward throughput (images/s) on pre-decoded tensors in inference
+   mode, and its forward+backward throughput (full fine-tuning), at the course's image sizes.
+2. The feature-extraction pipeline end to end (read, decode, transform, forward, cache) as a
+   ratio to the forward limit.
+3. Head training on cached embeddings: a first and a second (cache-hit) run of that step.
+4. Fine-tuning step throughput as a ratio to the forward+backward limit.
+5. Optionally: the whole course with default parameters, and the test suite.
+6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from utils import data, features, models, training
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
+    """Images per second of ``step()`` (best of ``repeats`` after one warm-up)."""
+    step()
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return n_images / best
+
+
+def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+    """Forward images/s of the body + head on random, pre-decoded tensors."""
+    model = models.create_model(6).eval().to(device)
+    x = torch.randn(batch, 3, size, size, device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def step():
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            model(x)
+
+    return _throughput(step, batch, device)
+
+
+def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+    """Forward+backward+update images/s of full fine-tuning on random tensors."""
+    model = models.create_model(6, trainable_stages="all").train().to(device)
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 6, (batch,), device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+
+    def step():
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return _throughput(step, batch, device, repeats=2)
+
+
+def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root: Path) -> dict:
+    """End-to-end feature extraction and cached head training on synthetic flowers."""
+    splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
+                               n_per_class=n_per_class, seed=0)
+    samples = splits.train + splits.val
+    body = models.create_model(len(splits.classes)).body
+    tf = data.make_transform(size)
+    cache = root / "bench_cache"
+    features.extract_features(body, samples[:batch], tf, device, batch, progress=False,
+                              use_cache=False)  # warm-up
+    first_start = time.perf_counter()
+    x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
+                                           cache_dir=cache, progress=False)
+    n_train = len(splits.train)
+    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:], epochs=60)
+    first = time.perf_counter() - first_start
+    second_start = time.perf_counter()
+    x2, y2, info2 = features.extract_features(body, samples, tf, device, batch, workers,
+                                              cache_dir=cache, progress=False)
+    features.train_linear_head(x2[:n_train], y2[:n_train], x2[n_train:], y2[n_train:],
+                               epochs=60)
+    second = time.perf_counter() - second_start
+    assert info2["cache_hit"], "the second run should have hit the embedding cache"
+    return {"images": len(samples), "extract_images_per_s": len(samples) / info["seconds"],
+            "first_run_s": first, "second_run_s": second, "cache_speedup": first / second,
+            "splits": splits}
+
+
+def finetune_throughput(splits, size: int, batch: int, device, workers: int) -> float:
+    """Images/s of one epoch of full fine-tuning with the course's ``fit`` (with decoding)."""
+    model = models.create_model(len(splits.classes), trainable_stages="all")
+    ds = data.ImageListDataset(splits.train, data.make_transform(size, train=True))
+    history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
+                           num_workers=workers, progress=False)
+    return len(ds) / history[0]["seconds"]
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        f"Measured on {results['machine']} ({results['device']}, "
+        f"{results['cpu_cores']} cores, torch {results['torch']}), batch {results['batch']}.",
+        "",
+        "| image size | forward limit (img/s) | fwd+bwd limit (img/s) | feature-extraction "
+        "pipeline (img/s) | pipeline / limit | fine-tune step (img/s) | fine-tune / limit |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in results["sizes"]:
+        lines.append(
+            f"| {row['size']} | {row['forward_limit']:.0f} | {row['train_limit']:.1f} | "
+            f"{row['pipeline']:.0f} | {row['pipeline_ratio']:.2f} | {row['finetune']:.1f} | "
+            f"{row['finetune_ratio']:.2f} |")
+    cache = results["cache"]
+    lines += [
+        "",
+        f"Embedding + head step, {cache['images']} images at {cache['size']} px: first run "
+        f"{cache['first_run_s']:.1f} s, second run (embedding cache hit) "
+        f"{cache['second_run_s']:.2f} s: **{cache['cache_speedup']:.0f}x faster**.",
+        "",
+        f"`channels_last` effect on the forward limit at {results['layout']['size']} px: "
+        f"{results['layout']['channels_last']:.0f} img/s with it, "
+        f"{results['layout']['contiguous']:.0f} without.",
+    ]
+    if results.get("gpu"):
+        g = results["gpu"]
+        lines.append(f"\nGPU ({g['name']}), {g['size']} px: forward {g['fp32_forward']:.0f} "
+                     f"img/s fp32, {g['bf16_forward']:.0f} bf16; fwd+bwd "
+                     f"{g['fp32_train']:.0f} fp32, {g['bf16_train']:.0f} bf16.")
+    else:
+        lines.append("\nNo CUDA GPU on this machine: bf16 figures not measured.")
+    for key, label in (("course_s", "Whole course, default parameters"),
+                       ("tests_s", "Test suite")):
+        if key in results:
+            lines.append(f"\n{label}: {results[key] / 60:.1f} min.")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[96, 128, 224])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--n-per-class", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--course", action="store_true", help="also time python -m utils.course")
+    parser.add_argument("--tests", action="store_true", help="also time python -m pytest")
+    parser.add_argument("--out", default=str(HERE))
+    args = parser.parse_args(argv)
+    device = training.get_device(args.device)
+    results = {"machine": platform.node() or "unknown", "device": str(device),
+               "cpu_cores": os.cpu_count(), "torch": torch.__version__, "batch": args.batch,
+               "sizes": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for size in args.sizes:
+            print(f"size {size}px ...", flush=True)
+            fwd = forward_limit(size, args.batch, device)
+            bwd = train_limit(size, args.batch, device)
+            pipe = pipeline(size, args.batch, device, args.n_per_class, args.workers, root)
+            fine = finetune_throughput(pipe["splits"], size, args.batch, device, args.workers)
+            results["sizes"].append({
+                "size": size, "forward_limit": fwd, "train_limit": bwd,
+                "pipeline": pipe["extract_images_per_s"],
+                "pipeline_ratio": pipe["extract_images_per_s"] / fwd,
+                "finetune": fine, "finetune_ratio": fine / bwd})
+            if size == 128 or "cache" not in results:
+                results["cache"] = {k: v for k, v in pipe.items() if k != "splits"}
+                results["cache"]["size"] = size
+            print(json.dumps(results["sizes"][-1]), flush=True)
+    layout_size = 224 if 224 in args.sizes else args.sizes[-1]
+    results["layout"] = {"size": layout_size,
+                         "channels_last": forward_limit(layout_size, args.batch, device),
+                         "contiguous": forward_limit(layout_size, args.batch, device, False)}
+    if device.type == "cuda":
+        results["gpu"] = {"name": torch.cuda.get_device_name(0), "size": 224,
+                          "fp32_forward": forward_limit(224, 128, device),
+                          "bf16_forward": forward_limit(224, 128, device, bf16=True),
+                          "fp32_train": train_limit(224, 128, device),
+                          "bf16_train": train_limit(224, 128, device, bf16=True)}
+    if args.course:
+        results["course_s"] = timed([sys.executable, "-m", "utils.course"])
+    if args.tests:
+        results["tests_s"] = timed([sys.executable, "-m", "pytest", "-q"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    table = markdown(results)
+    (out / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
+    update_readme(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
