@@ -1,0 +1,27 @@
+"""The benchmark harness computes ratios and renders them (no timing assertions here)."""
+
+import torch
+
+from benchmarks import run
+
+
+def test_limits_are_positive_throughputs():
+    cpu = torch.device("cpu")
+    assert run.forward_limit(32, 2, cpu) > 0
+    assert run.train_limit(32, 2, cpu) > 0
+
+
+def test_markdown_table_reports_ratios():
+    results = {
+        "machine": "m", "device": "cpu", "cpu_cores": 2, "torch": "x", "batch": 32,
+        "sizes": [{"size": 128, "forward_limit": 100.0, "train_limit": 30.0, "pipeline": 90.0,
+                   "pipeline_ratio": 0.9, "finetune": 24.0, "finetune_ratio": 0.8}],
+        "cache": {"images": 200, "size": 128, "first_run_s": 10.0, "second_run_s": 0.5,
+                  "cache_speedup": 20.0},
+        "layout": {"size": 224, "channels_last": 46.0, "contiguous": 25.0},
+        "tests_s": 600.0,
+    }
+    table = run.markdown(results)
+    assert "| 128 | 100 | 30.0 | 90 | 0.90 | 24.0 | 0.80 |" in table
+    assert "20x faster" in table and "Test suite: 10.0 min" in table
+    assert "bf16 figures not measured" in table
