@@ -345,9 +345,10 @@ def cost_table(seconds: dict, hourly_rates: dict, spot_savings: float) -> list[d
 
 def format_cost_table(rows: list[dict]) -> str:
     """A plain-text table of :func:`cost_table` rows."""
-    lines = [f"{'option':28s} {'instance':16s} {'seconds':>8s} {'on-demand $':>12s} "
+    width = max([len("option"), *(len(r["option"]) for r in rows)])
+    lines = [f"{'option':{width}s} {'instance':16s} {'seconds':>8s} {'on-demand $':>12s} "
              f"{'spot $':>10s}"]
     for r in rows:
-        lines.append(f"{r['option']:28s} {r['instance']:16s} {r['seconds']:8.1f} "
+        lines.append(f"{r['option']:{width}s} {r['instance']:16s} {r['seconds']:8.1f} "
                      f"{r['on_demand_usd']:12.5f} {r['spot_usd']:10.5f}")
     return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""Outcomes of chapter 05 (flower detector -> species), read from the metrics it writes."""
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.notebook
+
+
+def test_transfer_beats_scratch_hpo_on_accuracy_per_compute(executed):
+    m = executed("05")
+    # transfer is both more accurate and far cheaper than retraining from scratch with HPO
+    assert m["transfer_acc"] > m["scratch_acc"] + 0.2, m
+    assert m["transfer_acc"] > m["chance"] + 0.3, m
+    assert m["transfer_seconds"] * 3 < m["scratch_seconds"], m
+    per_minute = m["acc_per_minute"]
+    assert per_minute["transfer"] > 10 * per_minute["scratch_hpo"], per_minute
+    assert per_minute["transfer_incl_detector"] > per_minute["scratch_hpo"], per_minute
+    assert len(m["trials"]) == m["hpo_trials"]
+
+
+def test_detector_and_two_headed_system(executed):
+    m = executed("05")
+    assert Path(m["detector_checkpoint"]).is_file()
+    assert m["detector_acc"] > 0.6, m["detector_acc"]
+    system = m["system"]
+    n = len(m["classes"]) + 1
+    assert len(system["confusion"]) == n and system["labels"][-1] == "no flower"
+    assert sum(map(sum, system["confusion"])) > m["n_test"]  # flowers + negatives
+    assert 0 < system["system_acc"] <= 1
+
+
+def test_cost_table_uses_the_rate_parameters(executed):
+    m = executed("05")
+    rows = m["cost_rows"]
+    assert len(rows) == 3 * len(m["hourly_rates"])
+    for row in rows:
+        rate = m["hourly_rates"][row["instance"]]
+        assert row["on_demand_usd"] == pytest.approx(row["seconds"] / 3600 * rate)
+        assert row["spot_usd"] == pytest.approx(row["on_demand_usd"] * (1 - m["spot_savings"]))
+    assert m["quiz_correct"] is True
