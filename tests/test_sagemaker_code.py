@@ -217,30 +217,31 @@ def test_metric_lines_parse_with_the_regexes(v3_run):
     assert {d["Name"] for d in METRIC_DEFINITIONS} >= {"val_acc", "train_loss"}
 
 
-def test_resume_after_interruption_equals_uninterrupted(flowers, tmp_path, monkeypatch,
+def test_resume_after_interruption_equals_uninterrupted(v3_run, flowers, tmp_path, monkeypatch,
                                                         capsys):
+    """Interrupt after epoch 1, restart: same final model as the uninterrupted v3 run."""
     argv = ["--training", str(flowers), "--epochs", "2", "--batch_size", "8",
-            "--image_size", "32", "--trainable_stages", "2", "--seed", "3"]
-    whole = opt_ml(tmp_path / "whole")
-    assert run_main(monkeypatch, capsys, argv, whole)[0] == 0
-
-    parts = opt_ml(tmp_path / "parts")
+            "--image_size", "32", "--trainable_stages", "1", "--use_spot", "true"]
+    parts = opt_ml(tmp_path)
     rc, out, _ = run_main(monkeypatch, capsys, [*argv, "--stop_after_epoch", "1"], parts)
-    assert rc == 0 and "stopping after epoch=1" in out
+    assert rc == 0 and "stopping after epoch 1" in out
     assert not (Path(parts["SM_MODEL_DIR"]) / "model.pt").exists()
     state = torch.load(Path(parts["SM_CHECKPOINT_DIR"]) / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1
     assert {"model", "optimizer", "scheduler", "rng", "history"} <= set(state)
     rc, out, _ = run_main(monkeypatch, capsys, argv, parts)  # the "restarted spot instance"
-    assert rc == 0 and "resumed from checkpoint epoch=1" in out
+    assert rc == 0 and "resumed from the checkpoint of epoch 1" in out
+    assert parse_metrics(out)["epoch"] == [2.0]
 
-    a = torch.load(Path(whole["SM_MODEL_DIR"]) / "model.pt", weights_only=True)
+    a = torch.load(v3_run["base"] / "model" / "model.pt", weights_only=True)
     b = torch.load(Path(parts["SM_MODEL_DIR"]) / "model.pt", weights_only=True)
+    assert a["state_dict"].keys() == b["state_dict"].keys()
     for key, tensor in a["state_dict"].items():
         assert torch.allclose(tensor.float(), b["state_dict"][key].float(), atol=1e-6), key
     for ra, rb in zip(a["meta"]["history"], b["meta"]["history"], strict=True):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], abs=1e-6)
         assert ra["val_acc"] == rb["val_acc"]
+    assert a["meta"]["final"] == pytest.approx(b["meta"]["final"], abs=1e-6)
 
 
 @pytest.mark.parametrize("make", ["missing", "empty"])
@@ -271,8 +272,23 @@ def _subprocess_env(extra: dict) -> dict:
     return env | extra
 
 
-def test_ddp_two_processes_with_the_v3_torchrun_driver(flowers, tmp_path):
-    base = tmp_path / "opt" / "ml"
+class Job:
+    """A launcher started in the background (so the slow imports overlap other tests)."""
+
+    def __init__(self, command, env, cwd, log: Path, **facts):
+        self.log_path, self.facts = log, facts
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out,
+                                         stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout=300) -> tuple[int, str]:
+        rc = self.proc.wait(timeout=timeout)
+        return rc, self.log_path.read_text()
+
+
+def start_ddp(flowers: Path, tmp: Path) -> Job:
+    """2 processes through the SDK v3 torchrun driver (SageMaker's torch_distributed)."""
+    base = tmp / "opt" / "ml"
     hps = {**FAST, "epochs": 1, "batch-size": 4}
     env = _subprocess_env(v3_env(base, flowers, hps) | {
         "SM_DISTRIBUTED_CONFIG": json.dumps({"process_count_per_node": 2}),
@@ -280,27 +296,17 @@ def test_ddp_two_processes_with_the_v3_torchrun_driver(flowers, tmp_path):
         "SM_NETWORK_INTERFACE_NAME": "lo", "PET_MASTER_ADDR": "127.0.0.1",
         "PET_MASTER_PORT": str(_free_port())})
     driver = CONTAINER_DRIVERS / "distributed_drivers" / "torchrun_driver.py"
-    proc = subprocess.run([sys.executable, str(driver)], env=env, capture_output=True,
-                          text=True, timeout=240)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
-    assert "world_size=2" in log
-    metrics = parse_metrics(proc.stdout)
-    assert metrics["epoch"] == [1.0], "only rank 0 prints metrics"
-    assert sorted(p.name for p in (base / "model").iterdir()) == ["classes.json", "model.pt"]
-    model, classes, _ = load_checkpoint(base / "model" / "model.pt")
-    assert classes == CLASSES
-    assert [p.name for p in (base / "checkpoints").iterdir()] == ["checkpoint.pt"]
+    return Job([sys.executable, str(driver)], env, tmp, tmp / "ddp.log", base=base)
 
 
-def test_toolkit_launch_path_tuning_trial(flowers, tmp_path):
+def start_toolkit(flowers: Path, tmp: Path) -> Job:
     """The sagemaker-training ``train`` command, as a tuning trial's container runs it."""
-    source = tmp_path / "source"  # what the notebook uploads: this folder + utils/ next to it
+    source = tmp / "source"  # what the notebook uploads: this folder + utils/ next to it
     shutil.copytree(CODE, source, ignore=shutil.ignore_patterns(
         "__pycache__", "requirements.txt"))  # skip the container pip install in the test
     shutil.copytree(ROOT / "utils", source / "utils",
                     ignore=shutil.ignore_patterns("__pycache__", "sagemaker_code"))
-    base = tmp_path / "opt" / "ml"
+    base = tmp / "opt" / "ml"
     config = base / "input" / "config"
     config.mkdir(parents=True)
     (base / "input" / "data").mkdir()
@@ -317,11 +323,41 @@ def test_toolkit_launch_path_tuning_trial(flowers, tmp_path):
     env = _subprocess_env({"SAGEMAKER_BASE_DIR": str(base), "SM_STUDIO_LOCAL_MODE": "true",
                            "SM_CHECKPOINT_DIR": str(base / "checkpoints"),
                            "AWS_DEFAULT_REGION": "us-east-1"})
-    proc = subprocess.run([str(Path(sys.executable).parent / "train")], env=env,
-                          capture_output=True, text=True, timeout=240, cwd=tmp_path)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
-    assert "--batch-size 8" in log or "'--batch-size', '8'" in log  # the toolkit's argv
+    train_command = str(Path(sys.executable).parent / "train")
+    return Job([train_command], env, tmp, tmp / "toolkit.log", base=base)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jobs(flowers, tmp_path_factory):
+    """Start the two subprocess launches first; their tests collect the results."""
+    started = {"ddp": start_ddp(flowers, tmp_path_factory.mktemp("ddp")),
+               "toolkit": start_toolkit(flowers, tmp_path_factory.mktemp("toolkit"))}
+    yield started
+    for job in started.values():
+        if job.proc.poll() is None:
+            job.proc.kill()
+            job.proc.wait()
+
+
+def test_ddp_two_processes_with_the_v3_torchrun_driver(jobs):
+    rc, log = jobs["ddp"].wait()
+    base = jobs["ddp"].facts["base"]
+    assert rc == 0, log[-3000:]
+    assert "torchrun --nnodes=1 --nproc_per_node=2" in log
+    assert "world_size=2" in log
+    metrics = parse_metrics(log)
+    assert metrics["epoch"] == [1.0], "only rank 0 prints metrics"
+    assert sorted(p.name for p in (base / "model").iterdir()) == ["classes.json", "model.pt"]
+    model, classes, _ = load_checkpoint(base / "model" / "model.pt")
+    assert classes == CLASSES
+    assert [p.name for p in (base / "checkpoints").iterdir()] == ["checkpoint.pt"]
+
+
+def test_toolkit_launch_path_tuning_trial(jobs):
+    rc, log = jobs["toolkit"].wait()
+    base = jobs["toolkit"].facts["base"]
+    assert rc == 0, log[-3000:]
+    assert "--batch-size 8" in log  # the toolkit's argv: sorted, dashes kept
     assert '"lr": 0.003' in log and '"use_spot": false' in log
     assert parse_metrics(log)["epoch"] == [1.0]
     assert (base / "model" / "model.pt").is_file()

@@ -447,9 +447,9 @@ def train(args, dist: Dist) -> dict:
         set_rng_states(state["rng"])
         start_epoch, history = state["epoch"] + 1, state["history"]
         if state.get("epochs") != args.epochs:
-            log(f"warning: checkpoint was for epochs={state.get('epochs')}, now "
-                f"epochs={args.epochs}; the learning-rate schedule keeps its old length", dist)
-        log(f"resumed from checkpoint epoch={state['epoch']} ({checkpoint_path})", dist)
+            log(f"warning: the checkpoint was for {state.get('epochs')} epochs, now "
+                f"{args.epochs}; the learning-rate schedule keeps its old length", dist)
+        log(f"resumed from the checkpoint of epoch {state['epoch']} ({checkpoint_path})", dist)
     if not dist.same_everywhere(start_epoch):
         raise RuntimeError("The processes found different checkpoints: every host needs the "
                            "same checkpoint directory contents.")
@@ -498,7 +498,7 @@ def train(args, dist: Dist) -> dict:
                             checkpoint_path)
         dist.barrier()
         if args.stop_after_epoch and epoch == args.stop_after_epoch and epoch < args.epochs:
-            log(f"stopping after epoch={epoch} (--stop_after_epoch): run again to resume", dist)
+            log(f"stopping after epoch {epoch} (--stop_after_epoch): run again to resume", dist)
             return {"stopped_after_epoch": epoch}
 
     final = {"epochs": args.epochs}
