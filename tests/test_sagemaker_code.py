@@ -244,6 +244,18 @@ def test_resume_after_interruption_equals_uninterrupted(v3_run, flowers, tmp_pat
     assert a["meta"]["final"] == pytest.approx(b["meta"]["final"], abs=1e-6)
 
 
+def test_validation_channel_is_used_when_given(flowers, tmp_path):
+    val = tmp_path / "validation"
+    for name in reversed(CLASSES[:2]):  # fewer classes, other order: mapped by name
+        shutil.copytree(flowers / name, val / name)
+    env = {"SM_CHANNEL_TRAINING": str(flowers), "SM_CHANNEL_VALIDATION": str(val)}
+    args = sm_train.parse_args([], env)[0]
+    classes, train, validation, test = sm_train.load_data(args)
+    assert classes == CLASSES and len(train) == 24 and test == []
+    assert {classes[y] for p, y in validation} == set(CLASSES[:2])
+    assert all(Path(p).parent.name == classes[y] for p, y in validation)
+
+
 @pytest.mark.parametrize("make", ["missing", "empty"])
 def test_missing_or_empty_training_channel(make, tmp_path, monkeypatch, capsys):
     channel = tmp_path / "training"
