@@ -137,3 +137,17 @@ def test_load_predictor_roundtrip(tmp_path):
     path2 = training.save_checkpoint(tmp_path / "n.pt", model, ["a", "b", "c"])
     with pytest.raises(ValueError, match="image_size"):
         scenarios.load_predictor(path2)
+
+
+def test_flower_exam_question_and_metrics_loader(tmp_path):
+    from utils import env, quiz
+
+    q = scenarios.flower_exam_question()
+    ev = {"transfer_acc": 0.9, "transfer_seconds": 10, "scratch_acc": 0.2,
+          "scratch_seconds": 300}
+    assert quiz.check_answer(q, "d", ev).correct
+    assert "Lex" in quiz.check_answer(q, "A", ev).message
+    assert scenarios.load_chapter_metrics(None, "05") is None
+    assert scenarios.load_chapter_metrics(tmp_path, "05") is None
+    env.save_metrics(tmp_path / "05", transfer_acc=0.5)
+    assert scenarios.load_chapter_metrics(tmp_path, "05") == {"transfer_acc": 0.5}

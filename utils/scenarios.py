@@ -352,3 +352,179 @@ def format_cost_table(rows: list[dict]) -> str:
         lines.append(f"{r['option']:{width}s} {r['instance']:16s} {r['seconds']:8.1f} "
                      f"{r['on_demand_usd']:12.5f} {r['spot_usd']:10.5f}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Exam review
+# --------------------------------------------------------------------------------------------
+
+
+def flower_exam_question():
+    """The flower-species exam question (answer: D). Evidence keys: ``transfer_acc``,
+    ``transfer_seconds``, ``scratch_acc``, ``scratch_seconds``."""
+    from .quiz import Question
+
+    return Question(
+        prompt=("An organisation has a CNN that detects flowers in photos. It now needs to "
+                "classify flower species, quickly and at low cost. What should it do?"),
+        options={"A": "Use Amazon Lex to classify the species",
+                 "B": "Deploy the existing model to AWS DeepLens",
+                 "C": "Retrain a new model from scratch with the SageMaker built-in image "
+                      "classification algorithm and hyperparameter optimisation",
+                 "D": "Keep the existing CNN's feature layers, replace the output layer with a "
+                      "species layer, and train it (transfer learning)"},
+        answer="D",
+        explanation=("Measured: transfer reached {transfer_acc:.0%} species accuracy in "
+                     "{transfer_seconds:.0f} s; scratch + HPO reached {scratch_acc:.0%} in "
+                     "{scratch_seconds:.0f} s."),
+        why_wrong={"A": "Lex is a conversational (chatbot) service; it does not classify "
+                        "images.",
+                   "B": "DeepLens was an edge camera (retired by AWS); deploying somewhere "
+                        "does not train a species classifier.",
+                   "C": "The flaw is 'from scratch' (the built-in algorithm itself can do "
+                        "transfer learning with use_pretrained_model): it discards the learned "
+                        "features and costs far more compute for lower accuracy."},
+    )
+
+
+def load_chapter_metrics(runs_dir, stem: str) -> dict | None:
+    """Metrics saved by chapter ``stem`` under ``runs_dir/stem/metrics.json``, or ``None``.
+
+    ``runs_dir=None`` or a missing/unreadable file gives ``None`` (the caller recomputes).
+    """
+    import json
+
+    if runs_dir is None:
+        return None
+    path = Path(runs_dir) / stem / "metrics.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def quick_flower_comparison(splits: DatasetSplits, image_size: int, scratch_epochs: int = 2,
+                            seed: int = 0, device="cpu", head_epochs: int = 60,
+                            scratch_lr: float = 3e-3) -> dict:
+    """A small version of chapter 05's comparison, for the exam review.
+
+    Transfer: the ImageNet body stands in for the flower detector's body (frozen, embedded
+    without cache) plus a trained linear head. Scratch: one from-scratch run (a search budget
+    of one trial). Returns ``transfer_acc``, ``transfer_seconds``, ``scratch_acc`` and
+    ``scratch_seconds``.
+    """
+    from . import features as feats
+
+    model = create_model(len(splits.classes), trainable_stages=0, seed=seed)
+    transform = make_transform(image_size)
+    start = time.perf_counter()
+    emb = {s: feats.extract_features(model.body, getattr(splits, s), transform, device,
+                                     use_cache=False, progress=False)[:2]
+           for s in ("train", "val", "test")}
+    head, _ = feats.train_linear_head(*emb["train"], *emb["val"], num_classes=len(splits.classes),
+                                      epochs=head_epochs, seed=seed)
+    transfer_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    out = scratch_trial({"lr": scratch_lr}, splits, image_size, scratch_epochs, seed, device)
+    scratch_seconds = time.perf_counter() - start
+    return {"transfer_acc": feats.head_accuracy(head, *emb["test"]),
+            "transfer_seconds": transfer_seconds,
+            "scratch_acc": test_accuracy(out["model"], splits.test, image_size, device),
+            "scratch_seconds": scratch_seconds}
+
+
+def review_questions() -> dict:
+    """More exam-style questions on the course's topics, keyed by topic.
+
+    Their explanations state the principles; the notebooks that measured them are named.
+    """
+    from .quiz import Question
+
+    return {
+        "freezing": Question(
+            prompt=("You replaced the output layer of an ImageNet CNN for a new task with a few "
+                    "hundred images similar to ImageNet photos. What do you train first?"),
+            options={"A": "Every layer, at a high learning rate",
+                     "B": "Only the new output layer, with the pretrained body frozen",
+                     "C": "Only the first convolutional layer",
+                     "D": "Nothing: the pretrained network already knows the classes"},
+            answer="B",
+            explanation=("Feature extraction is cheap (embed once, train a linear layer) and "
+                         "works well when data are few and similar (chapters 02 and 04)."),
+            why_wrong={"A": "A high rate on every layer overwrites the pretrained features.",
+                       "C": "The first layer holds generic edges; the new task needs its own "
+                            "output layer.",
+                       "D": "A new output layer starts random; it must be trained."}),
+        "batchnorm": Question(
+            prompt=("You freeze a pretrained body with requires_grad=False and train the head "
+                    "with model.train(). What happens to the body's BatchNorm layers?"),
+            options={"A": "Nothing: frozen means frozen",
+                     "B": "Their running mean and variance are overwritten by the new data's "
+                          "statistics, silently changing the 'frozen' body",
+                     "C": "Their weights receive gradient updates",
+                     "D": "Training raises an error"},
+            answer="B",
+            explanation=("requires_grad stops gradient updates but not the running-statistics "
+                         "update in train mode; keep frozen BatchNorm layers in eval mode "
+                         "(chapter 02 measures the effect)."),
+            why_wrong={"A": "Running statistics are buffers, not parameters: they still update.",
+                       "C": "With requires_grad=False no gradient reaches them.",
+                       "D": "It runs without any warning, which is why it is a pitfall."}),
+        "learning_rates": Question(
+            prompt="When you fine-tune a pretrained body with a new head, which learning rates?",
+            options={"A": "The same high rate everywhere",
+                     "B": "A lower rate for the pretrained body than for the new head",
+                     "C": "A higher rate for the body than for the head",
+                     "D": "Zero for the head"},
+            answer="B",
+            explanation=("The body's weights are already good and need small nudges; the random "
+                         "head needs to move far (chapters 02 and 04 use body = head / 10)."),
+            why_wrong={"A": "A high rate on the body destroys the features you came for.",
+                       "C": "That nudges the new head least and the good body most.",
+                       "D": "A head that does not train never learns your classes."}),
+        "data_vs_domain": Question(
+            prompt=("You have a large labelled data set (hundreds of thousands of images) from a "
+                    "domain unlike ImageNet's photos (e.g. microscopy). Best starting point?"),
+            options={"A": "Feature extraction only: the body must stay frozen",
+                     "B": "Fine-tune the whole network starting from the pretrained weights",
+                     "C": "Keep the ImageNet output layer",
+                     "D": "Amazon Lex"},
+            answer="B",
+            explanation=("With much data the network can adapt every layer; starting from "
+                         "pretrained weights rarely hurts and usually converges faster. "
+                         "Frozen ImageNet features transfer worse across a domain gap "
+                         "(chapter 02's digits experiment)."),
+            why_wrong={"A": "Frozen features fit a distant domain worst, and the data could "
+                            "train much more.",
+                       "C": "Its 1000 ImageNet classes are not your classes.",
+                       "D": "Lex builds chatbots."}),
+        "spot": Question(
+            prompt=("A SageMaker training job runs for hours and may be interrupted. How do you "
+                    "cut its cost the most?"),
+            options={"A": "Managed spot training (use_spot_instances=True, max_wait) with "
+                          "checkpoints saved to checkpoint_s3_uri",
+                     "B": "A bigger on-demand instance",
+                     "C": "A real-time endpoint",
+                     "D": "Turn off checkpoints"},
+            answer="A",
+            explanation=("AWS states managed spot training saves up to 90% over on-demand; "
+                         "checkpoints let an interrupted job resume (chapters 05 and 06)."),
+            why_wrong={"B": "A bigger instance costs more per hour; it only pays off if the "
+                            "job speeds up proportionally.",
+                       "C": "Endpoints serve predictions; they do not train.",
+                       "D": "Without checkpoints an interrupted spot job starts over."}),
+        "endpoints": Question(
+            prompt=("A web app must get a species prediction for each uploaded photo within a "
+                    "second, all day. How do you serve the model on SageMaker?"),
+            options={"A": "Batch transform, once a night",
+                     "B": "A real-time endpoint (model.deploy)",
+                     "C": "A training job per request",
+                     "D": "AWS DeepLens"},
+            answer="B",
+            explanation=("Real-time endpoints answer individual requests with low latency; "
+                         "batch transform scores whole data sets offline (chapter 06)."),
+            why_wrong={"A": "Nightly batches cannot answer within a second.",
+                       "C": "A training job takes minutes to start and trains; it does not "
+                            "serve.",
+                       "D": "DeepLens was an edge camera, retired by AWS."}),
+    }
