@@ -101,6 +101,30 @@ def evaluate(model: nn.Module, data, device="cpu", batch_size: int = 64,
                       per_class, cm, y_true, y_pred, probs_np)
 
 
+def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None,
+                    device="cpu") -> tuple[float, int, int]:
+    """One pass of gradient steps over ``loader`` (the model must already be in train mode).
+
+    Returns ``(summed loss, correct predictions, images seen)``, so callers can average them,
+    or first add them up across processes in data-parallel training.
+    """
+    device = torch.device(device)
+    total_loss, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        x, y = _to_device(x, device), y.to(device, non_blocking=True)
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total_loss += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+    return total_loss, correct, seen
+
+
 def fit(model: TransferModel, train_data: Dataset, val_data: Dataset | None = None,
         epochs: int = 3, lr_head: float = 1e-3, lr_body: float | None = None,
         weight_decay: float = 1e-4, batch_size: int = 32, device="cpu", seed: int = 0,
@@ -131,18 +155,7 @@ def fit(model: TransferModel, train_data: Dataset, val_data: Dataset | None = No
     for epoch in bar:
         start = time.perf_counter()
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        for x, y in loader:
-            x, y = _to_device(x, device), y.to(device)
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
+        total_loss, correct, seen = train_one_epoch(model, loader, optimizer, scheduler, device)
         record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
         if val_data is not None:
             result = evaluate(model, val_data, device, batch_size=64)

@@ -411,7 +411,7 @@ def train(args, dist: Dist) -> dict:
 
     from utils.data import ImageListDataset, make_transform
     from utils.models import DEFAULT_BACKBONE, create_model
-    from utils.training import evaluate, save_checkpoint, set_seed
+    from utils.training import evaluate, save_checkpoint, set_seed, train_one_epoch
 
     classes, train_samples, val_samples, test_samples = load_data(args)
     log(f"data: {len(classes)} classes, train={len(train_samples)} val={len(val_samples)} "
@@ -468,18 +468,8 @@ def train(args, dist: Dist) -> dict:
                             generator=torch.Generator().manual_seed(args.seed + epoch),
                             pin_memory=dist.device.type == "cuda")
         net.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        for x, y in loader:
-            x, y = x.to(dist.device, non_blocking=True), y.to(dist.device, non_blocking=True)
-            logits = net(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total_loss += loss.item() * len(y)
-            correct += (logits.argmax(1) == y).sum().item()
-            seen += len(y)
+        total_loss, correct, seen = train_one_epoch(net, loader, optimizer, scheduler,
+                                                    dist.device)
         total_loss, correct, seen = dist.sum(total_loss, correct, seen)
         record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
         if dist.is_main and val_samples:
