@@ -33,6 +33,7 @@ from .data import (
 )
 from .models import create_model
 from .training import _to_device, evaluate, fit, load_checkpoint
+from .training import predict as training_predict
 
 # --------------------------------------------------------------------------------------------
 # Error analysis
@@ -95,13 +96,7 @@ def load_predictor(checkpoint, image_size: int | None = None, device="cpu"):
     transform = make_transform(int(size), backbone=model.backbone)
 
     def predict(image, k: int = 3) -> list[tuple[str, float]]:
-        if isinstance(image, str | Path):
-            image = load_rgb(image)
-        x = _to_device(transform(image.convert("RGB")).unsqueeze(0), torch.device(device))
-        with torch.inference_mode():
-            probs = model.eval()(x).float().softmax(1)[0].cpu()
-        top = probs.topk(min(k, len(classes)))
-        return [(classes[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
+        return training_predict(model, image, transform, classes, k, device)
 
     predict.model, predict.classes = model, classes
     return predict
