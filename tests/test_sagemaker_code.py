@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils import synthetic
+from utils import aws_emulator, synthetic
 from utils.sagemaker_code import inference
 from utils.sagemaker_code import train as sm_train
 from utils.sagemaker_code.metrics import METRIC_DEFINITIONS, parse_metrics
@@ -381,29 +381,6 @@ def test_toolkit_launch_path_tuning_trial(jobs):
 # --------------------------------------------------------------------------------------------
 
 
-class _Request:
-    def __init__(self, headers):
-        self.headers = headers
-
-    def get_request_properties(self):
-        return self.headers
-
-
-class ServingContext:
-    """The parts of TorchServe's ``Context`` the serving toolkit uses (one per worker)."""
-
-    def __init__(self, model_dir):
-        self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
-        self.request_processor = [_Request({})]
-        self.status, self.content_type = None, None
-
-    def set_response_status(self, code=200, phrase="", idx=0):
-        self.status = (code, phrase)
-
-    def set_response_content_type(self, idx, value):
-        self.content_type = value
-
-
 @pytest.fixture(scope="module")
 def endpoint(v3_run, tmp_path_factory):
     """The serving toolkit's HandlerService on model.tar.gz's layout: model.pt + code/."""
@@ -417,14 +394,14 @@ def endpoint(v3_run, tmp_path_factory):
     mp.setenv("SAGEMAKER_PROGRAM", "inference.py")
     mp.syspath_prepend(str(model_dir / "code"))  # what the model server's PYTHONPATH does
     mp.delitem(sys.modules, "inference", raising=False)
-    context = ServingContext(model_dir)
+    context = aws_emulator.ServingContext(model_dir)
     service = HandlerService()
     service.initialize(context)
 
     def invoke(body, content_type, accept="application/json"):
         context.status = None
-        context.request_processor = [_Request({"Content-Type": content_type,
-                                               "Accept": accept})]
+        context.request_processor = [aws_emulator.Request({"Content-Type": content_type,
+                                                           "Accept": accept})]
         reply = service.handle([{"body": body}], context)
         status = context.status[0] if context.status else 200
         return status, reply[0], context.content_type

@@ -602,7 +602,9 @@ def run_tuning_job(tuning, backend) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-class _Request:
+class Request:
+    """The request headers, as TorchServe's request processor holds them."""
+
     def __init__(self, headers: dict):
         self.headers = headers
 
@@ -615,7 +617,7 @@ class ServingContext:
 
     def __init__(self, model_dir):
         self.system_properties = {"model_dir": str(model_dir), "gpu_id": None}
-        self.request_processor = [_Request({})]
+        self.request_processor = [Request({})]
         self.status, self.content_type = None, None
 
     def set_response_status(self, code=200, phrase="", idx=0):
@@ -648,7 +650,7 @@ class ModelServer:
         with self.lock:
             self.context.status = None
             self.context.content_type = None
-            self.context.request_processor = [_Request({"Content-Type": content_type,
+            self.context.request_processor = [Request({"Content-Type": content_type,
                                                         "Accept": accept})]
             reply = self.service.handle([{"body": body}], self.context)[0]
             status = self.context.status[0] if self.context.status else 200

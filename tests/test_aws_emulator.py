@@ -1,0 +1,166 @@
+"""The offline AWS of chapter 06 (``utils.aws_emulator``): the patches that make it real.
+
+The whole train -> tune -> deploy -> invoke -> clean-up path runs in chapter 06's notebook test
+(``tests/test_chapter_06.py``); here: the pieces, and the failure paths.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+
+import pytest
+
+from utils import aws_emulator
+from utils.sagemaker_code.metrics import METRIC_DEFINITIONS
+
+RANGES = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.01",
+                                         "ScalingType": "Logarithmic"}],
+          "IntegerParameterRanges": [{"Name": "epochs", "MinValue": "1", "MaxValue": "3"}],
+          "CategoricalParameterRanges": [{"Name": "trainable_stages",
+                                          "Values": ["0", "2", "all"]}]}
+
+
+def test_random_search_stays_in_range_and_is_seeded():
+    configs = aws_emulator.sample_configurations(RANGES, 20, "Bayesian", seed=1)
+    assert len(configs) == 20
+    for c in configs:
+        assert 1e-4 <= float(c["lr"]) <= 1e-2
+        assert c["epochs"] in {"1", "2", "3"} and c["trainable_stages"] in {"0", "2", "all"}
+    logs = [math.log10(float(c["lr"])) for c in configs]
+    assert min(logs) < -3 < max(logs), "log scaling should cover both decades"
+    assert configs == aws_emulator.sample_configurations(RANGES, 20, "Random", seed=1)
+
+
+def test_grid_search_enumerates_categorical_and_integer_values():
+    configs = aws_emulator.sample_configurations(RANGES, 100, "Grid")
+    assert len(configs) == 9
+    assert {(c["trainable_stages"], c["epochs"]) for c in configs} == {
+        (s, e) for s in ("0", "2", "all") for e in ("1", "2", "3")}
+
+
+def test_metrics_are_scraped_like_sagemaker():
+    log = ("epoch=1 train_loss=0.9 train_acc=0.5 val_loss=0.8 val_acc=0.6 lr=0.001\n"
+           "epoch=2 train_loss=0.7 train_acc=0.7 val_loss=0.6 val_acc=0.75 lr=0.0005\n"
+           "final epochs=2 best_val_acc=0.75 test_loss=0.61 test_acc=0.7\n")
+    found = aws_emulator.parse_metrics(log, METRIC_DEFINITIONS)
+    assert found["val_acc"] == [0.6, 0.75] and found["best_val_acc"] == [0.75]
+    assert found["epoch"] == [1.0, 2.0]
+    assert aws_emulator.parse_metrics(log, [{"Name": "x", "Regex": "nothing=(\\d+)"}]) == {}
+
+
+def test_split_s3_uri():
+    assert aws_emulator.split_s3_uri("s3://b/k/p") == ("b", "k/p")
+    with pytest.raises(ValueError, match="not an S3 URI"):
+        aws_emulator.split_s3_uri("/local/path")
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    emu = aws_emulator.start(workdir=tmp_path_factory.mktemp("emulator"))
+    yield emu
+    emu.stop()
+
+
+def test_start_points_boto3_at_it_and_seeds_role_and_bucket(emulator):
+    import boto3
+
+    assert os.environ["AWS_ENDPOINT_URL"] == emulator.url
+    assert emulator.url.startswith("http://127.0.0.1:")
+    s3 = boto3.client("s3")
+    assert emulator.bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    iam = boto3.client("iam")
+    assert iam.get_role(RoleName=aws_emulator.ROLE_NAME)["Role"]["Arn"] == emulator.role_arn
+
+
+def test_role_permission_check_is_answered(emulator):
+    """The SDK validates the role with SimulatePrincipalPolicy, which stock moto lacks."""
+    import boto3
+
+    reply = boto3.client("iam").simulate_principal_policy(
+        PolicySourceArn=emulator.role_arn, ActionNames=["sagemaker:CreateTrainingJob",
+                                                        "s3:GetObject"])
+    assert [r["EvalDecision"] for r in reply["EvaluationResults"]] == ["allowed", "allowed"]
+
+
+def _wait_for(client, name, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return job
+        time.sleep(1)
+    raise AssertionError(f"{name} did not finish in {timeout} s")
+
+
+def test_a_job_whose_script_fails_reports_the_scripts_reason(emulator, tmp_path):
+    """A tuning-style job (toolkit path) on an empty channel fails with train.py's message."""
+    import boto3
+
+    from utils import sagemaker_workflow as smw
+
+    s3 = boto3.client("s3")
+    source = smw.stage_source(tmp_path / "source")
+    (source / "requirements.txt").write_text("")  # nothing to install in the test
+    import tarfile
+
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+        for path in source.iterdir():
+            tar.add(path, arcname=path.name)
+    s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), emulator.bucket, "t/sourcedir.tar.gz")
+    s3.put_object(Bucket=emulator.bucket, Key="t/empty/readme.txt", Body=b"no class folders")
+    sm = boto3.client("sagemaker")
+    sm.create_training_job(
+        TrainingJobName="broken-channel", RoleArn=emulator.role_arn,
+        AlgorithmSpecification={"TrainingImage": "pytorch-training:2.6-cpu-py312",
+                                "TrainingInputMode": "File",
+                                "MetricDefinitions": METRIC_DEFINITIONS[:2]},
+        HyperParameters={"epochs": "1", "sagemaker_program": "train.py",
+                         "sagemaker_submit_directory":
+                             f"s3://{emulator.bucket}/t/sourcedir.tar.gz"},
+        InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{emulator.bucket}/t/empty"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{emulator.bucket}/t/output"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1,
+                        "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 300})
+    job = _wait_for(sm, "broken-channel")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("Data error:"), job["FailureReason"]
+    assert "No class folders" in job["FailureReason"]
+    assert "ModelArtifacts" not in job or not job["ModelArtifacts"].get("S3ModelArtifacts")
+    events = boto3.client("logs").filter_log_events(
+        logGroupName=aws_emulator.LOG_GROUP, logStreamNamePrefix="broken-channel")["events"]
+    assert any("Data error" in e["message"] for e in events)
+
+
+def test_invoking_a_missing_endpoint_is_a_clear_client_error(emulator):
+    import boto3
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as info:
+        boto3.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="nope", ContentType="image/png", Body=b"\x89PNG")
+    assert "nope" in str(info.value) and "not found" in str(info.value)
+
+
+def test_stop_restores_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    emu = aws_emulator.start(workdir=tmp_path)
+    assert os.environ["AWS_ENDPOINT_URL"] == emu.url
+    emu.stop()
+    assert "AWS_ENDPOINT_URL" not in os.environ
+    assert emu.process is None
+
+
+def test_cli_prints_the_exports(tmp_path):
+    """`python -m utils.aws_emulator` is the one command; it prints what to export."""
+    emu = aws_emulator.start(workdir=tmp_path, activate=False)
+    try:
+        text = (tmp_path / "emulator.log").read_text()
+        assert f"export AWS_ENDPOINT_URL={emu.url}" in text
+        assert json.dumps(aws_emulator.ROLE_ARN)[1:-1] in text
+    finally:
+        emu.stop()

@@ -1,0 +1,153 @@
+"""Chapter 06's helpers (``utils.sagemaker_workflow``): modes, staging, costs, errors, clean-up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from utils import sagemaker_workflow as smw
+from utils import synthetic
+
+
+def test_unknown_mode_is_a_clear_error():
+    with pytest.raises(smw.AwsSetupError, match="aws_mode must be one of"):
+        smw.connect("production")
+
+
+def test_aws_mode_without_credentials_stops_before_anything_is_created(tmp_path, monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(smw.AwsSetupError, match="no AWS credentials"):
+        smw.connect("aws", role_arn="arn:aws:iam::111122223333:role/x")
+
+
+def test_staged_source_holds_the_job_code_and_the_course_package(tmp_path):
+    source = smw.stage_source(tmp_path / "src")
+    names = {p.name for p in source.iterdir()}
+    assert names == {"train.py", "inference.py", "metrics.py", "requirements.txt", "utils"}
+    shipped = {p.name for p in (source / "utils").iterdir()}
+    assert {"models.py", "data.py", "training.py", "__init__.py"} <= shipped
+    assert not {"sagemaker_code", "aws_emulator.py", "__pycache__"} & shipped
+    again = smw.stage_source(tmp_path / "src")  # re-staging replaces, never merges
+    assert {p.name for p in again.iterdir()} == names
+
+
+def test_export_image_folder_lays_out_one_folder_per_class(tmp_path):
+    root = synthetic.generate("flowers", tmp_path / "gen", n_per_class=2, size=32,
+                              classes=["button_daisy", "cup_tulip"], progress=False)
+    samples = [(str(p), i) for i, c in enumerate(["button_daisy", "cup_tulip"])
+               for p in sorted((root / c).iterdir())]
+    out = smw.export_image_folder(samples, ["button_daisy", "cup_tulip"], tmp_path / "out")
+    assert sorted(p.name for p in out.iterdir()) == ["button_daisy", "cup_tulip"]
+    assert sum(1 for _ in out.rglob("*.png")) + sum(1 for _ in out.rglob("*.jpg")) == 4
+    with pytest.raises(ValueError, match="empty"):
+        smw.export_image_folder([], ["a"], tmp_path / "none")
+
+
+def test_cost_estimate_is_the_worst_case_of_max_run():
+    rates = {"ml.m5.xlarge": 0.23}
+    one = smw.job_cost_estimate("ml.m5.xlarge", 1, 1800, rates, True, 0.7)
+    assert one["worst_case_usd"] == pytest.approx(0.115)
+    assert one["with_spot_usd"] == pytest.approx(0.115 * 0.3)
+    assert one["expected_usd"] == one["with_spot_usd"]
+    tuning = smw.job_cost_estimate("ml.m5.xlarge", 2, 1800, rates, False, 0.7, jobs=4)
+    assert tuning["worst_case_usd"] == pytest.approx(8 * 0.115)
+    assert tuning["expected_usd"] == tuning["worst_case_usd"]
+    assert "4 job(s)" in smw.format_estimate(tuning, "Tuning")
+    with pytest.raises(KeyError, match="No hourly rate for 'ml.p5.48xlarge'"):
+        smw.job_cost_estimate("ml.p5.48xlarge", 1, 60, rates, True, 0.7)
+
+
+class _Runtime:
+    """A SageMaker Runtime client stub that answers like the real service."""
+
+    def __init__(self, error=None, reply=None):
+        self.error, self.reply, self.calls = error, reply, []
+
+    def invoke_endpoint(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.error:
+            raise self.error
+        import io
+
+        return {"Body": io.BytesIO(json.dumps(self.reply).encode())}
+
+
+def _model_error(status, body):
+    return ClientError({"Error": {"Code": "ModelError", "Message": "Received client error"},
+                        "OriginalStatusCode": status, "OriginalMessage": body},
+                       "InvokeEndpoint")
+
+
+def test_predict_turns_a_model_error_into_one_clear_line():
+    runtime = _Runtime(_model_error(415, json.dumps({"error": "Content type 'text/csv' is not "
+                                                              "supported.", "status": 415})))
+    with pytest.raises(smw.EndpointRequestError) as info:
+        smw.predict(runtime, "ep", b"1,2", "text/csv")
+    assert info.value.status == 415
+    assert str(info.value) == "The endpoint answered 415: Content type 'text/csv' is not " \
+                              "supported."
+
+
+def test_predict_passes_other_errors_through_and_parses_replies():
+    other = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "Invoke")
+    with pytest.raises(ClientError):
+        smw.predict(_Runtime(other), "ep", b"", "image/png")
+    runtime = _Runtime(reply={"predictions": [], "k": 2})
+    assert smw.predict(runtime, "ep", b'{"image": "abc"}', "application/json", k=2)["k"] == 2
+    assert json.loads(runtime.calls[0]["Body"])["k"] == 2
+
+
+class _SageMaker:
+    """A SageMaker client stub: some resources exist, the rest answer 'Could not find'."""
+
+    class exceptions:  # noqa: N801 - mirrors boto3's client.exceptions
+        ClientError = ClientError
+
+    def __init__(self, existing):
+        self.existing = set(existing)
+
+    def _delete(self, kind, name):
+        if (kind, name) not in self.existing:
+            raise ClientError({"Error": {"Code": "ValidationException",
+                                         "Message": f"Could not find {kind} {name}"}}, kind)
+        self.existing.remove((kind, name))
+
+    def describe_endpoint(self, EndpointName):  # noqa: N803 - boto3's argument names
+        if ("endpoint", EndpointName) not in self.existing:
+            self._delete("endpoint", EndpointName)
+        return {"EndpointConfigName": f"{EndpointName}-config"}
+
+    def delete_endpoint(self, EndpointName):  # noqa: N803
+        self._delete("endpoint", EndpointName)
+
+    def delete_endpoint_config(self, EndpointConfigName):  # noqa: N803
+        self._delete("config", EndpointConfigName)
+
+    def delete_model(self, ModelName):  # noqa: N803
+        self._delete("model", ModelName)
+
+
+def test_cleanup_deletes_what_exists_and_tolerates_what_does_not():
+    client = _SageMaker({("endpoint", "ep"), ("config", "ep-config"), ("model", "m")})
+    deleted = smw.delete_endpoint_resources(client, "ep", ["m"])
+    assert deleted == ["endpoint ep", "endpoint config ep-config", "model m"]
+    assert client.existing == set()
+    # a deploy that failed before the endpoint existed: only the model is there
+    client = _SageMaker({("model", "m2")})
+    assert smw.delete_endpoint_resources(client, "ep2", ["m2"]) == ["model m2"]
+
+
+def test_pipeline_question_answer_and_evidence():
+    from utils import quiz
+
+    question = smw.pipeline_question()
+    feedback = quiz.check_answer(question, "b", {"endpoint_acc": 0.9, "trials": 4})
+    assert feedback.correct and "90%" in feedback.message and "4 trials" in feedback.message
+    assert not quiz.check_answer(question, "D", {"endpoint_acc": 0.9, "trials": 4}).correct

@@ -1,0 +1,349 @@
+"""Chapter 06's SageMaker workflow, minus the SDK calls the chapter makes itself.
+
+* :func:`connect`: the emulator (default, free) or real AWS (only when asked), with clear
+  errors for missing credentials, role or region.
+* :func:`stage_source`: the folder a training job uploads: ``train.py``, ``inference.py``,
+  ``metrics.py``, ``requirements.txt`` and a copy of the course package ``utils/``.
+* :func:`job_cost_estimate`: the worst-case bill of a training or tuning job, printed before
+  launching.
+* :func:`predict`, :func:`delete_endpoint_resources`, :func:`leftover_resources`: invoke an
+  endpoint with a clear error for a rejected request, and clean up after it.
+
+The notebook calls the SageMaker Python SDK (v3) directly for everything a learner should
+see: ``ModelTrainer``, ``HyperparameterTuner`` and ``ModelBuilder``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .env import repo_root
+from .scenarios import cost_table
+
+MODES = ("emulator", "aws")
+CODE_FILES = ("train.py", "inference.py", "metrics.py", "requirements.txt")
+#: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
+NOT_SHIPPED = ("sagemaker_code", "aws_emulator.py", "sagemaker_workflow.py", "course.py",
+               "__pycache__")
+
+
+class AwsSetupError(RuntimeError):
+    """AWS is not set up for what the notebook was asked to do (credentials, role, mode)."""
+
+
+class EndpointRequestError(RuntimeError):
+    """The endpoint rejected a request; ``status`` is the model server's HTTP status."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"The endpoint answered {status}: {message}")
+        self.status, self.message = status, message
+
+
+@dataclass
+class Connection:
+    """Where the chapter's SageMaker calls go, and with which role and bucket."""
+
+    mode: str
+    session: object  # sagemaker.core.helper.session_helper.Session
+    role_arn: str
+    bucket: str
+    region: str
+    emulator: object | None = None  # utils.aws_emulator.Emulator in emulator mode
+
+    @property
+    def sagemaker_client(self):
+        return self.session.sagemaker_client
+
+    @property
+    def runtime_client(self):
+        return self.session.boto_session.client("sagemaker-runtime")
+
+    def close(self) -> None:
+        """Stop the emulator (emulator mode); nothing to do on real AWS."""
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+    def describe(self) -> str:
+        where = (f"the offline emulator at {self.emulator.url}" if self.emulator
+                 else f"real AWS ({self.region}): jobs and endpoints cost money")
+        return f"SageMaker calls go to {where}\n  role:   {self.role_arn}\n  bucket: {self.bucket}"
+
+
+def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | None = None,
+            bucket: str | None = None, workdir=None) -> Connection:
+    """Open a SageMaker session on the emulator (``"emulator"``) or on real AWS (``"aws"``).
+
+    Emulator mode starts :mod:`utils.aws_emulator` and uses its role and bucket (the SDK's
+    ``default_bucket()`` and ``get_execution_role()`` ask STS at an address the emulator cannot
+    intercept). AWS mode needs credentials and ``role_arn`` (in SageMaker Studio, the
+    execution role is found automatically); ``bucket=None`` uses the SDK's default bucket.
+    """
+    if mode not in MODES:
+        raise AwsSetupError(f"aws_mode must be one of {MODES}, got {mode!r}. Use 'emulator' to "
+                            "run offline for free, 'aws' to create real (billed) resources.")
+    import boto3
+
+    if mode == "emulator":
+        from . import aws_emulator
+
+        emulator = aws_emulator.start(workdir=workdir)
+        try:
+            session = _session(boto3.Session(region_name=emulator.region), emulator.bucket)
+        except Exception:
+            emulator.stop()
+            raise
+        return Connection(mode, session, emulator.role_arn, emulator.bucket, emulator.region,
+                          emulator)
+
+    boto_session = boto3.Session(region_name=region)
+    if boto_session.get_credentials() is None:
+        raise AwsSetupError(
+            "aws_mode='aws' but no AWS credentials were found. In SageMaker Studio they come "
+            "with the space; elsewhere run `aws configure` (or set AWS_ACCESS_KEY_ID / "
+            "AWS_SECRET_ACCESS_KEY), or use aws_mode='emulator' to run offline.")
+    if role_arn is None:
+        try:
+            from sagemaker.core.helper.session_helper import get_execution_role
+
+            role_arn = get_execution_role()
+        except Exception as err:  # noqa: BLE001 - outside Studio this always fails
+            raise AwsSetupError(
+                "aws_mode='aws' needs role_arn: the ARN of an IAM role that SageMaker can "
+                "assume (arn:aws:iam::<account>:role/<name>) with access to your bucket. "
+                f"It could not be found automatically ({type(err).__name__}).") from None
+    session = _session(boto_session, bucket)
+    return Connection(mode, session, role_arn, bucket or session.default_bucket(), region)
+
+
+def _session(boto_session, bucket):
+    from sagemaker.core.helper.session_helper import Session
+
+    return Session(boto_session=boto_session, default_bucket=bucket)
+
+
+def stage_source(dest) -> Path:
+    """Fill ``dest`` with what a job uploads: the SageMaker code plus ``utils/``.
+
+    ``train.py`` imports the course package (``utils.models``, ``utils.data``,
+    ``utils.training``) and ``inference.py`` imports ``utils.models``; inside a job they find
+    it next to themselves. Returns ``dest``.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    code = repo_root() / "utils" / "sagemaker_code"
+    dest.mkdir(parents=True)
+    for name in CODE_FILES:
+        shutil.copy2(code / name, dest / name)
+    shutil.copytree(repo_root() / "utils", dest / "utils",
+                    ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+    return dest
+
+
+def job_cost_estimate(instance_type: str, instance_count: int, max_run_s: int, hourly_rates: dict,
+                      use_spot: bool, spot_savings: float, jobs: int = 1) -> dict:
+    """The most a job (or ``jobs`` tuning trials) can be billed: every trial runs to max_run.
+
+    Uses :func:`utils.scenarios.cost_table` on ``jobs * instance_count * max_run_s`` instance
+    seconds. With spot the expected bill is lower by ``spot_savings``, but SageMaker still
+    stops the job at ``max_run``; the worst case is the on-demand figure.
+    """
+    if instance_type not in hourly_rates:
+        raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates "
+                       f"(known: {sorted(hourly_rates)}).")
+    seconds = jobs * instance_count * max_run_s
+    row = cost_table({"job": seconds}, {instance_type: hourly_rates[instance_type]},
+                     spot_savings)[0]
+    expected = row["spot_usd"] if use_spot else row["on_demand_usd"]
+    return {"instance_type": instance_type, "instance_seconds": seconds, "jobs": jobs,
+            "worst_case_usd": row["on_demand_usd"], "with_spot_usd": row["spot_usd"],
+            "expected_usd": expected, "use_spot": use_spot}
+
+
+def format_estimate(estimate: dict, what: str) -> str:
+    e = estimate
+    spot = (f"with managed spot about ${e['with_spot_usd']:.4f} if the savings hold"
+            if e["use_spot"] else "spot is off")
+    return (f"{what}: at most {e['jobs']} job(s) x {e['instance_seconds'] // e['jobs']} s on "
+            f"{e['instance_type']} = ${e['worst_case_usd']:.4f} on demand ({spot}).")
+
+
+def predict(runtime_client, endpoint_name: str, body: bytes, content_type: str,
+            k: int | None = None) -> dict:
+    """Invoke an endpoint; returns the parsed JSON reply.
+
+    A request the model server rejects (SageMaker's ``ModelError``) raises
+    :class:`EndpointRequestError` with the server's own status and message.
+    """
+    from botocore.exceptions import ClientError
+
+    if k is not None and content_type == "application/json":
+        payload = json.loads(body)
+        payload["k"] = k
+        body = json.dumps(payload).encode()
+    try:
+        reply = runtime_client.invoke_endpoint(EndpointName=endpoint_name, Body=body,
+                                               ContentType=content_type,
+                                               Accept="application/json")
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        if error.get("Code") != "ModelError":
+            raise
+        status = int(err.response.get("OriginalStatusCode") or 0)
+        original = err.response.get("OriginalMessage") or error.get("Message", "")
+        try:
+            original = json.loads(original).get("error", original)
+        except (ValueError, AttributeError):
+            pass
+        raise EndpointRequestError(status, original) from None
+    return json.loads(reply["Body"].read())
+
+
+def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None,
+                              model_names=()) -> list[str]:
+    """Delete an endpoint, its endpoint config and the models; returns what was deleted.
+
+    Tolerates resources that were never created (a deploy that failed half-way), so it is safe
+    in a ``finally``.
+    """
+    deleted = []
+
+    def attempt(kind: str, call, **kwargs):
+        try:
+            call(**kwargs)
+            deleted.append(f"{kind} {next(iter(kwargs.values()))}")
+        except sagemaker_client.exceptions.ClientError as err:
+            if "Could not find" not in str(err) and "not found" not in str(err).lower():
+                raise
+
+    if endpoint_name:
+        config_name = None
+        try:
+            config_name = sagemaker_client.describe_endpoint(
+                EndpointName=endpoint_name)["EndpointConfigName"]
+        except sagemaker_client.exceptions.ClientError:
+            config_name = endpoint_name  # ModelBuilder names the config after the endpoint
+        attempt("endpoint", sagemaker_client.delete_endpoint, EndpointName=endpoint_name)
+        attempt("endpoint config", sagemaker_client.delete_endpoint_config,
+                EndpointConfigName=config_name)
+    for name in model_names:
+        attempt("model", sagemaker_client.delete_model, ModelName=name)
+    return deleted
+
+
+def leftover_resources(sagemaker_client, prefix: str = "") -> dict[str, list[str]]:
+    """Endpoints, endpoint configs and models whose names start with ``prefix``: what bills."""
+    found = {
+        "endpoints": [e["EndpointName"] for e in
+                      sagemaker_client.list_endpoints().get("Endpoints", [])],
+        "endpoint_configs": [c["EndpointConfigName"] for c in
+                             sagemaker_client.list_endpoint_configs().get(
+                                 "EndpointConfigs", [])],
+        "models": [m["ModelName"] for m in sagemaker_client.list_models().get("Models", [])],
+    }
+    return {k: [n for n in v if n.startswith(prefix)] for k, v in found.items()}
+
+
+def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[dict]:
+    """One row per trial of a tuning job: name, status, tuned values, objective value and
+    billable seconds, in launch order."""
+    reply = sagemaker_client.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning_job_name, MaxResults=100)
+    rows = []
+    for s in reply.get("TrainingJobSummaries", []):
+        objective = s.get("FinalHyperParameterTuningJobObjectiveMetric", {})
+        job = sagemaker_client.describe_training_job(TrainingJobName=s["TrainingJobName"])
+        rows.append({"job": s["TrainingJobName"], "status": s["TrainingJobStatus"],
+                     **s.get("TunedHyperParameters", {}), "objective": objective.get("Value"),
+                     "billable_seconds": job.get("BillableTimeInSeconds")})
+    return sorted(rows, key=lambda r: r["job"])
+
+
+def export_image_folder(samples, classes, dest) -> Path:
+    """Copy ``(path, label)`` samples into ``dest/<class>/`` (an ImageFolder for a channel).
+
+    Files keep their names, prefixed by their index so two sources cannot collide.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    if not samples:
+        raise ValueError("No images to export: the training split is empty.")
+    for index, (path, label) in enumerate(samples):
+        folder = dest / classes[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, folder / f"{index:05d}_{Path(path).name}")
+    return dest
+
+
+def job_history(session, model_artifacts_uri: str) -> list[dict]:
+    """The per-epoch history a job saved: ``metrics.json`` in the ``output.tar.gz`` that
+    SageMaker writes next to ``model.tar.gz``."""
+    import io
+    import tarfile
+
+    uri = model_artifacts_uri.rsplit("/", 1)[0] + "/output.tar.gz"
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        member = tar.extractfile("metrics.json")
+        if member is None:
+            raise FileNotFoundError(f"No metrics.json in {uri}")
+        return json.loads(member.read())["history"]
+
+
+def jpeg_bytes(image, quality: int = 95) -> bytes:
+    """A PIL image as JPEG bytes: what a client uploads to the endpoint."""
+    import io
+
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def pipeline_question():
+    """Self-check on the SageMaker side of the flower scenario (answer: B). Evidence keys:
+    ``endpoint_acc``, ``trials``."""
+    from .quiz import Question
+
+    return Question(
+        prompt=("The organisation from chapter 05 wants its species classifier trained and "
+                "served on SageMaker at the lowest cost. Which plan fits?"),
+        options={"A": "Train from scratch in a tuning job with a large trial budget, then "
+                      "deploy the best trial",
+                 "B": "Fine-tune the existing network in a script-mode training job on managed "
+                      "spot capacity with checkpoints, tune a few trials if needed, deploy the "
+                      "model to an endpoint and delete the endpoint when it is not needed",
+                 "C": "Run one on-demand training job without checkpoints and keep the endpoint "
+                      "running between uses so it is always warm",
+                 "D": "Use managed spot training without checkpoints to save the most money"},
+        answer="B",
+        explanation=("Transfer learning keeps each trial cheap; here {trials} trials ran and "
+                     "the deployed model scored {endpoint_acc:.0%} on held-out photos."),
+        why_wrong={"A": "From scratch discards the learned features (chapter 05) and a large "
+                        "trial budget multiplies the cost.",
+                   "C": "On demand costs more than spot, and an idle endpoint bills every "
+                        "hour it exists.",
+                   "D": "Without checkpoints an interrupted spot job starts over, losing the "
+                        "savings."},
+    )
+
+
+def job_log(session, job_name: str, last: int = 12) -> str:
+    """The last ``last`` lines of a training job's log in CloudWatch Logs."""
+    logs = session.boto_session.client("logs")
+    events = logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
+                                    logStreamNamePrefix=job_name).get("events", [])
+    return "\n".join(e["message"] for e in events[-last:])
+
+
+def quiet_sdk_logs() -> None:
+    """Keep the SDK's own progress messages, drop botocore's per-request INFO/DEBUG lines."""
+    import logging
+
+    for name in ("botocore", "sagemaker.core.utils.utils", "sagemaker.core.telemetry"):
+        logging.getLogger(name).setLevel(logging.WARNING)
