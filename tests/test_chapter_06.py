@@ -57,6 +57,16 @@ def test_endpoint_answered_every_photo_with_top_k(m):
     assert 0 <= m["endpoint_acc"] <= 1
 
 
+def test_endpoint_serves_the_trained_model_unchanged(m):
+    """Same model.tar.gz run locally on the same bytes: same labels, same probabilities."""
+    assert m["same_labels_as_local"] is True
+    assert m["max_prob_gap"] < 1e-4
+
+
+def test_tuning_cost_more_than_one_job(m):
+    assert m["tuning_seconds"] > m["billable_seconds"]
+
+
 def test_bad_request_got_a_clear_error(m):
     bad = m["bad_request"]
     assert bad["status"] == 415

@@ -244,6 +244,20 @@ def test_resume_after_interruption_equals_uninterrupted(v3_run, flowers, tmp_pat
     assert a["meta"]["final"] == pytest.approx(b["meta"]["final"], abs=1e-6)
 
 
+def test_a_checkpoint_from_other_settings_is_not_resumed(flowers, tmp_path, monkeypatch,
+                                                         capsys):
+    """Tuning trials may share a checkpoint prefix: a trial must not resume another's run."""
+    argv = ["--training", str(flowers), "--epochs", "1", "--batch_size", "8",
+            "--image_size", "32", "--trainable_stages", "0"]
+    parts = opt_ml(tmp_path)
+    assert run_main(monkeypatch, capsys, [*argv, "--lr", "0.001"], parts)[0] == 0
+    rc, out, _ = run_main(monkeypatch, capsys, [*argv, "--lr", "0.01"], parts)
+    assert rc == 0 and "ignoring the checkpoint" in out and "(lr)" in out
+    assert parse_metrics(out)["epoch"] == [1.0]  # it trained, rather than "resuming" past the end
+    assert sm_train.different_settings({"lr": 1, "epochs": 2, "use_spot": True},
+                                       {"lr": 1, "epochs": 3, "use_spot": False}) == []
+
+
 def test_validation_channel_is_used_when_given(flowers, tmp_path):
     val = tmp_path / "validation"
     for name in reversed(CLASSES[:2]):  # fewer classes, other order: mapped by name

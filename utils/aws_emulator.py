@@ -59,6 +59,7 @@ from itertools import product
 from pathlib import Path
 
 DEFAULT_PORT = 5055
+READY = "Press Ctrl-C to stop."  # the server's last start-up line: role and bucket exist
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
 ROLE_NAME = "CourseSageMakerRole"
@@ -183,7 +184,7 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
             start_new_session=True)
     emulator = Emulator(url=url, process=process, log_path=log_path)
     deadline = time.monotonic() + timeout
-    while not _reachable(url):
+    while not (READY in emulator.log_tail(200) and _reachable(url)):
         if process.poll() is not None:
             raise EmulatorError(f"The AWS emulator exited at start-up (code {process.returncode})"
                                 f":\n{emulator.log_tail()}")
@@ -548,7 +549,8 @@ def run_tuning_job(tuning, backend) -> None:
             stopping_condition=definition.get("StoppingCondition", {}), tags=[],
             enable_network_isolation=False, enable_inter_container_traffic_encryption=False,
             enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
-            checkpoint_config=None, debug_hook_config=None, debug_rule_configurations=None,
+            checkpoint_config=definition.get("CheckpointConfig"), debug_hook_config=None,
+            debug_rule_configurations=None,
             tensor_board_output_config=None, experiment_config=None)
         job.tuning_job_arn = tuning.arn
         job.training_job_status, job.secondary_status = "InProgress", "Starting"
@@ -868,7 +870,7 @@ def serve(port: int = DEFAULT_PORT, workdir=None) -> None:
     print("Point the SageMaker SDK at it with:")
     for key, value in client_environment(_STATE["url"]).items():
         print(f"  export {key}={value}")
-    print(f"Role: {ROLE_ARN}\nBucket: {BUCKET}\nPress Ctrl-C to stop.", flush=True)
+    print(f"Role: {ROLE_ARN}\nBucket: {BUCKET}\n{READY}", flush=True)
     stop.wait()
     server.stop()
 

@@ -347,3 +347,23 @@ def quiet_sdk_logs() -> None:
 
     for name in ("botocore", "sagemaker.core.utils.utils", "sagemaker.core.telemetry"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def load_job_model(session, model_artifacts_uri: str, dest):
+    """Download a job's ``model.tar.gz`` into ``dest`` and load it: ``(model, classes, meta)``.
+
+    The same file the endpoint serves, loaded with :func:`utils.training.load_checkpoint`, so a
+    notebook can check that the endpoint answers what the model answers locally.
+    """
+    import io
+    import tarfile
+
+    from .training import load_checkpoint
+
+    bucket, _, key = model_artifacts_uri[len("s3://"):].partition("/")
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        tar.extractall(dest, filter="data")
+    return load_checkpoint(dest / "model.pt")

@@ -34,7 +34,9 @@ Spot training
     syncs to S3) after every epoch, and the script resumes from it when it starts. Shuffling
     and augmentation are re-seeded from ``seed`` and the epoch number at the start of each
     epoch, so an interrupted and resumed run ends with the same weights as an uninterrupted one.
-    ``--stop_after_epoch k`` simulates the interruption (for tests and demos).
+    ``--stop_after_epoch k`` simulates the interruption (for tests and demos). A checkpoint
+    written with other hyperparameters (tuning trials sharing one checkpoint prefix, say) is
+    ignored with a warning instead of being resumed.
 
 Data-parallel training
     Under ``torchrun`` or SageMaker's ``torch_distributed`` distribution (``WORLD_SIZE`` > 1),
@@ -434,8 +436,15 @@ def train(args, dist: Dist) -> dict:
     # ---- resume ----
     checkpoint_path = Path(args.checkpoint_dir) / CHECKPOINT_NAME
     start_epoch, history = 1, []
+    state = None
     if checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=dist.device, weights_only=False)
+        changed = different_settings(state.get("hyperparameters", {}), hyperparameters(args))
+        if changed:  # e.g. tuning trials that share one checkpoint prefix
+            log(f"ignoring the checkpoint in {checkpoint_path}: it was written with other "
+                f"settings ({', '.join(changed)}); training from the start", dist)
+            state = None
+    if state is not None:
         if state["classes"] != classes:
             raise RuntimeError(
                 f"The checkpoint in {str(checkpoint_path)!r} was trained on other classes "
@@ -514,6 +523,16 @@ def train(args, dist: Dist) -> dict:
         log(f"model written to {model_dir / 'model.pt'}", dist)
     dist.barrier()
     return final
+
+
+#: Settings that may change between an interrupted run and its resumption.
+RESUMABLE_CHANGES = ("use_spot", "stop_after_epoch", "num_workers", "device", "epochs")
+
+
+def different_settings(saved: dict, current: dict) -> list[str]:
+    """The settings (other than :data:`RESUMABLE_CHANGES`) in which two runs differ."""
+    keys = (set(saved) | set(current)) - set(RESUMABLE_CHANGES)
+    return sorted(k for k in keys if saved.get(k) != current.get(k))
 
 
 def hyperparameters(args) -> dict:
