@@ -3,6 +3,8 @@
 The notebook trains, tunes, deploys, invokes and cleans up; these checks read what it recorded.
 """
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.notebook
@@ -28,6 +30,7 @@ def test_training_job_really_trained(m):
     assert m["job_metrics"]["val_acc"] == pytest.approx(history[-1]["val_acc"], abs=1e-6)
     assert history[-1]["train_loss"] < history[0]["train_loss"] or len(history) == 1
     assert m["model_artifact"].endswith("/output/model.tar.gz")
+    assert [Path(k).name for k in m["checkpoints"]] == ["checkpoint.pt"]  # synced for spot
 
 
 def test_cost_estimate_printed_before_launch_is_the_worst_case(m):

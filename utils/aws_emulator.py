@@ -38,6 +38,7 @@ prices. Nothing here ever contacts AWS.
 from __future__ import annotations
 
 import argparse
+import atexit
 import io
 import json
 import os
@@ -193,6 +194,7 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
             raise EmulatorError(f"The AWS emulator did not answer on {url} within {timeout:.0f} "
                                 f"s:\n{emulator.log_tail()}")
         time.sleep(0.3)
+    atexit.register(emulator.stop)  # a kernel restart must not leave the server running
     return emulator.activate() if activate else emulator
 
 
