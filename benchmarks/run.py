@@ -14,7 +14,7 @@ throughput or a ratio measured in this one run; the tests never assert absolute 
    extraction of the same images that reuses the decoded images kept in memory. At one size
    also with a DataLoader worker process (``num_workers=1``).
 3. Head training on cached embeddings: a first and a second (cache-hit) run of that step.
-4. Fine-tuning step throughput as a ratio to the forward+backward limit.
+4. Fine-tuning step throughput as a ratio to the forward+backward limit (timed interleaved).
 5. Optionally: the whole course with default parameters, and the test suite.
 6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
 """
@@ -76,8 +76,7 @@ def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False)
     return _throughput(_forward_step(size, batch, device, channels_last, bf16), batch, device)
 
 
-def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
-    """Forward+backward+update images/s of full fine-tuning on random tensors."""
+def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
     model = models.create_model(6, trainable_stages="all").train().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 6, (batch,), device=device)
@@ -93,6 +92,12 @@ def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -
         loss.backward()
         opt.step()
 
+    return step
+
+
+def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+    """Forward+backward+update images/s of full fine-tuning on random tensors."""
+    step = _train_step(size, batch, device, channels_last, bf16)
     return _throughput(step, batch, device, repeats=2)
 
 
@@ -171,13 +176,26 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
             "splits": splits}
 
 
-def finetune_throughput(splits, size: int, batch: int, device, workers: int) -> float:
-    """Images/s of one epoch of full fine-tuning with the course's ``fit`` (with decoding)."""
-    model = models.create_model(len(splits.classes), trainable_stages="all")
+def finetune_throughput(splits, size: int, batch: int, device, workers: int,
+                        repeats: int = 2) -> tuple[float, float]:
+    """``(fwd+bwd limit, fine-tune)`` images/s, timed interleaved (best of ``repeats``).
+
+    Fine-tune: one epoch of full fine-tuning with the course's ``fit`` (with decoding and
+    augmentation) from a fresh model each round.
+    """
     ds = data.ImageListDataset(splits.train, data.make_transform(size, train=True))
-    history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
-                           num_workers=workers, progress=False)
-    return len(ds) / history[0]["seconds"]
+    step = _train_step(size, batch, device)
+    step()  # warm-up
+    epochs = []
+
+    def epoch():
+        model = models.create_model(len(splits.classes), trainable_stages="all")
+        history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
+                               num_workers=workers, progress=False)
+        epochs.append(history[0]["seconds"])
+
+    best = _best_seconds({"limit": step, "finetune": epoch}, device, repeats)
+    return batch / best["limit"], len(ds) / min(epochs)
 
 
 def timed(cmd: list[str]) -> float:
@@ -205,7 +223,8 @@ def markdown(results: dict) -> str:
             f"{row['finetune_ratio']:.2f} |")
     lines += [
         "",
-        "Forward limit and pipeline are timed in the same rounds, interleaved (best of 3). "
+        "Each ratio's two figures are timed in the same rounds, interleaved (best of 3 for "
+        "the pipeline, of 2 for fine-tuning), so load from other processes hits both. "
         "The pipeline reads, decodes, resizes and normalises every image, then runs the "
         "forward pass (`utils.features.extract_features`, no embedding cache); "
         "\"images already decoded\" is a second extraction of the same images, e.g. with "
@@ -273,12 +292,12 @@ def main(argv=None) -> int:
         root = Path(tmp)
         for size in args.sizes:
             print(f"size {size}px ...", flush=True)
-            bwd = train_limit(size, args.batch, device)
             check = size == cache_size and args.workers == 0
             pipe = pipeline(size, args.batch, device, args.n_per_class, args.workers, root,
                             compare_workers=1 if check else None)
             fwd = pipe["forward_limit"]
-            fine = finetune_throughput(pipe["splits"], size, args.batch, device, args.workers)
+            bwd, fine = finetune_throughput(pipe["splits"], size, args.batch, device,
+                                            args.workers)
             results["sizes"].append({
                 "size": size, "forward_limit": fwd, "train_limit": bwd,
                 "pipeline": pipe["extract_images_per_s"],

@@ -39,3 +39,11 @@ def test_pipeline_times_cold_and_decoded_extraction_against_the_limit(tmp_path):
     for key in ("forward_limit", "extract_images_per_s", "extract_decoded_images_per_s",
                 "compare_workers_images_per_s", "cache_speedup"):
         assert out[key] > 0
+
+
+def test_finetune_is_timed_with_its_limit(tmp_path):
+    cpu = torch.device("cpu")
+    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=32,
+                                   n_per_class=10, seed=0)
+    limit, fine = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
+    assert limit > 0 and fine > 0
