@@ -9,10 +9,12 @@ throughput or a ratio measured in this one run; the tests never assert absolute 
 
 1. The limit: the backbone's forward throughput (images/s) on pre-decoded tensors in inference
    mode, and its forward+backward throughput (full fine-tuning), at the course's image sizes.
-2. The feature-extraction pipeline end to end (read, decode, transform, forward, cache) as a
-   ratio to the forward limit.
+2. The feature-extraction pipeline end to end (read, decode, transform, forward) as a ratio
+   to the forward limit, timed interleaved with it: decoding every image (cold), and a second
+   extraction of the same images that reuses the decoded images kept in memory. At one size
+   also with a DataLoader worker process (``num_workers=1``).
 3. Head training on cached embeddings: a first and a second (cache-hit) run of that step.
-4. Fine-tuning step throughput as a ratio to the forward+backward limit.
+4. Fine-tuning step throughput as a ratio to the forward+backward limit (timed interleaved).
 5. Optionally: the whole course with default parameters, and the test suite.
 6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
 """
@@ -55,8 +57,10 @@ def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
     return n_images / best
 
 
-def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
-    """Forward images/s of the body + head on random, pre-decoded tensors."""
+def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
+                  n_images: int | None = None):
+    """One forward pass over ``n_images`` random images (default: one batch) in batches."""
+    n_images = n_images or batch
     model = models.create_model(6).eval().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     if channels_last:
@@ -65,13 +69,18 @@ def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False)
 
     def step():
         with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            model(x)
+            for start in range(0, n_images, batch):
+                model(x[:n_images - start])  # the last batch may be partial, as in extraction
 
-    return _throughput(step, batch, device)
+    return step
 
 
-def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
-    """Forward+backward+update images/s of full fine-tuning on random tensors."""
+def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+    """Forward images/s of the body + head on random, pre-decoded tensors."""
+    return _throughput(_forward_step(size, batch, device, channels_last, bf16), batch, device)
+
+
+def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
     model = models.create_model(6, trainable_stages="all").train().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 6, (batch,), device=device)
@@ -87,19 +96,68 @@ def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -
         loss.backward()
         opt.step()
 
+    return step
+
+
+def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+    """Forward+backward+update images/s of full fine-tuning on random tensors."""
+    step = _train_step(size, batch, device, channels_last, bf16)
     return _throughput(step, batch, device, repeats=2)
 
 
-def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root: Path) -> dict:
-    """End-to-end feature extraction and cached head training on synthetic flowers."""
+def _best_seconds(steps: dict, device, repeats: int) -> dict:
+    """Best time of each of ``steps`` over ``repeats`` rounds, the steps interleaved per round.
+
+    Interleaving keeps the ratios fair when something else loads the machine for a while.
+    """
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(repeats):
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            step()
+            _sync(device)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root: Path,
+             repeats: int = 5, compare_workers: int | None = None) -> dict:
+    """End-to-end feature extraction and cached head training on synthetic flowers.
+
+    Measured interleaved with the forward limit: extraction that decodes every image (cold),
+    and extraction of the same images with another body (decoded images kept in memory).
+    Neither reads the embedding cache; then a first and a second (cache-hit) run of
+    extraction + head training. With ``compare_workers``, cold extraction with that many
+    DataLoader workers is timed in the same rounds.
+    """
     splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
                                n_per_class=n_per_class, seed=0)
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
+    other = models.create_model(len(splits.classes)).body  # "another body" (same weights)
     tf = data.make_transform(size)
     cache = root / "bench_cache"
-    features.extract_features(body, samples[:batch], tf, device, batch, progress=False,
-                              use_cache=False)  # warm-up
+
+    def extract(net, n=None, num_workers=workers):
+        return features.extract_features(net, samples[:n], tf, device, batch, num_workers,
+                                         use_cache=False, progress=False)
+
+    def cold(num_workers=workers):
+        features.clear_decoded_cache()
+        extract(body, num_workers=num_workers)
+
+    extract(body, batch)  # warm-up
+    extract(other, batch)
+    # the limit runs over as many (random, pre-decoded) images as the pipeline, batched alike
+    step = _forward_step(size, batch, device, n_images=len(samples))
+    step()
+    cold()
+    steps = {"limit": step, "cold": cold, "warm": lambda: extract(other)}
+    if compare_workers is not None:
+        steps["workers"] = lambda: cold(compare_workers)
+    best = _best_seconds(steps, device, repeats)
+    features.clear_decoded_cache()
     first_start = time.perf_counter()
     x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
                                            cache_dir=cache, progress=False)
@@ -113,18 +171,36 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
                                epochs=60)
     second = time.perf_counter() - second_start
     assert info2["cache_hit"], "the second run should have hit the embedding cache"
-    return {"images": len(samples), "extract_images_per_s": len(samples) / info["seconds"],
+    out = {} if compare_workers is None else {
+        "compare_workers": compare_workers,
+        "compare_workers_images_per_s": len(samples) / best["workers"]}
+    return {**out, "images": len(samples), "forward_limit": len(samples) / best["limit"],
+            "extract_images_per_s": len(samples) / best["cold"],
+            "extract_decoded_images_per_s": len(samples) / best["warm"],
             "first_run_s": first, "second_run_s": second, "cache_speedup": first / second,
             "splits": splits}
 
 
-def finetune_throughput(splits, size: int, batch: int, device, workers: int) -> float:
-    """Images/s of one epoch of full fine-tuning with the course's ``fit`` (with decoding)."""
-    model = models.create_model(len(splits.classes), trainable_stages="all")
+def finetune_throughput(splits, size: int, batch: int, device, workers: int,
+                        repeats: int = 2) -> tuple[float, float]:
+    """``(fwd+bwd limit, fine-tune)`` images/s, timed interleaved (best of ``repeats``).
+
+    Fine-tune: one epoch of full fine-tuning with the course's ``fit`` (with decoding and
+    augmentation) from a fresh model each round.
+    """
     ds = data.ImageListDataset(splits.train, data.make_transform(size, train=True))
-    history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
-                           num_workers=workers, progress=False)
-    return len(ds) / history[0]["seconds"]
+    step = _train_step(size, batch, device)
+    step()  # warm-up
+    epochs = []
+
+    def epoch():
+        model = models.create_model(len(splits.classes), trainable_stages="all")
+        history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
+                               num_workers=workers, progress=False)
+        epochs.append(history[0]["seconds"])
+
+    best = _best_seconds({"limit": step, "finetune": epoch}, device, repeats)
+    return batch / best["limit"], len(ds) / min(epochs)
 
 
 def timed(cmd: list[str]) -> float:
@@ -139,14 +215,33 @@ def markdown(results: dict) -> str:
         f"{results['cpu_cores']} cores, torch {results['torch']}), batch {results['batch']}.",
         "",
         "| image size | forward limit (img/s) | fwd+bwd limit (img/s) | feature-extraction "
-        "pipeline (img/s) | pipeline / limit | fine-tune step (img/s) | fine-tune / limit |",
-        "|---|---|---|---|---|---|---|",
+        "pipeline (img/s) | pipeline / limit | same, images already decoded / limit | "
+        "fine-tune step (img/s) | fine-tune / limit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in results["sizes"]:
+        decoded = row.get("pipeline_decoded_ratio")
         lines.append(
             f"| {row['size']} | {row['forward_limit']:.0f} | {row['train_limit']:.1f} | "
-            f"{row['pipeline']:.0f} | {row['pipeline_ratio']:.2f} | {row['finetune']:.1f} | "
+            f"{row['pipeline']:.0f} | {row['pipeline_ratio']:.2f} | "
+            f"{'-' if decoded is None else f'{decoded:.2f}'} | {row['finetune']:.1f} | "
             f"{row['finetune_ratio']:.2f} |")
+    lines += [
+        "",
+        "Each ratio's two figures are timed in the same rounds, interleaved (best of 5 for "
+        "the pipeline, of 2 for fine-tuning), so load from other processes hits both. "
+        "The forward limit runs over as many random, pre-decoded images as the pipeline "
+        "(batched alike). The pipeline reads, decodes, resizes and normalises every image, "
+        "then runs the forward pass (`utils.features.extract_features`, no embedding cache); "
+        "\"images already decoded\" is a second extraction of the same images, e.g. with "
+        "another body, which reuses the decoded images kept in memory.",
+    ]
+    if results.get("workers"):
+        w = results["workers"]
+        lines.append(
+            f"\nWith `num_workers={w['num_workers']}` (decoding in a DataLoader worker process) "
+            f"the pipeline at {w['size']} px ran at {w['images_per_s']:.0f} img/s "
+            f"({w['ratio']:.2f} of the limit; in-process: {w['in_process_ratio']:.2f}).")
     cache = results["cache"]
     lines += [
         "",
@@ -198,21 +293,33 @@ def main(argv=None) -> int:
     results = {"machine": platform.node() or "unknown", "device": str(device),
                "cpu_cores": os.cpu_count(), "torch": torch.__version__, "batch": args.batch,
                "sizes": []}
+    cache_size = 128 if 128 in args.sizes else args.sizes[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for size in args.sizes:
             print(f"size {size}px ...", flush=True)
-            fwd = forward_limit(size, args.batch, device)
-            bwd = train_limit(size, args.batch, device)
-            pipe = pipeline(size, args.batch, device, args.n_per_class, args.workers, root)
-            fine = finetune_throughput(pipe["splits"], size, args.batch, device, args.workers)
+            check = size == cache_size and args.workers == 0
+            pipe = pipeline(size, args.batch, device, args.n_per_class, args.workers, root,
+                            compare_workers=1 if check else None)
+            fwd = pipe["forward_limit"]
+            bwd, fine = finetune_throughput(pipe["splits"], size, args.batch, device,
+                                            args.workers)
             results["sizes"].append({
                 "size": size, "forward_limit": fwd, "train_limit": bwd,
                 "pipeline": pipe["extract_images_per_s"],
                 "pipeline_ratio": pipe["extract_images_per_s"] / fwd,
+                "pipeline_decoded": pipe["extract_decoded_images_per_s"],
+                "pipeline_decoded_ratio": pipe["extract_decoded_images_per_s"] / fwd,
                 "finetune": fine, "finetune_ratio": fine / bwd})
-            if size == 128 or "cache" not in results:
-                results["cache"] = {k: v for k, v in pipe.items() if k != "splits"}
+            if check:
+                results["workers"] = {"size": size, "num_workers": 1,
+                                      "images_per_s": pipe["compare_workers_images_per_s"],
+                                      "ratio": pipe["compare_workers_images_per_s"] / fwd,
+                                      "in_process_ratio": pipe["extract_images_per_s"] / fwd}
+            if size == cache_size:
+                results["cache"] = {k: v for k, v in pipe.items()
+                                    if k in ("images", "first_run_s", "second_run_s",
+                                             "cache_speedup")}
                 results["cache"]["size"] = size
             print(json.dumps(results["sizes"][-1]), flush=True)
     layout_size = 224 if 224 in args.sizes else args.sizes[-1]
