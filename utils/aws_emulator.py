@@ -202,7 +202,8 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
 # Server side: moto plus the patches
 # ============================================================================================
 
-_STATE: dict = {"workdir": None, "url": None, "lock": threading.Lock()}
+_STATE: dict = {"workdir": None, "url": None}
+_RUNNING: set = set()  # job processes, stopped with the server
 
 
 def _now() -> datetime:
@@ -424,6 +425,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, errors="replace",
                                    start_new_session=True)
+        _RUNNING.add(process)
         timer = threading.Timer(max_run, lambda: os.killpg(process.pid, signal.SIGTERM))
         timer.start()
         log_lines = []
@@ -432,6 +434,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
             sink.write(line)
         rc = process.wait()
         timer.cancel()
+        _RUNNING.discard(process)
         log = "".join(log_lines)
         seconds = int(round(time.monotonic() - started))
         job.training_time_in_seconds = job.billable_time_in_seconds = max(1, seconds)
@@ -874,6 +877,11 @@ def serve(port: int = DEFAULT_PORT, workdir=None) -> None:
         print(f"  export {key}={value}")
     print(f"Role: {ROLE_ARN}\nBucket: {BUCKET}\n{READY}", flush=True)
     stop.wait()
+    for process in list(_RUNNING):  # a job must not outlive its emulator
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     server.stop()
 
 
