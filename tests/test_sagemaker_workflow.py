@@ -151,3 +151,13 @@ def test_pipeline_question_answer_and_evidence():
     feedback = quiz.check_answer(question, "b", {"endpoint_acc": 0.9, "trials": 4})
     assert feedback.correct and "90%" in feedback.message and "4 trials" in feedback.message
     assert not quiz.check_answer(question, "D", {"endpoint_acc": 0.9, "trials": 4}).correct
+
+
+def test_trials_table_marks_the_best():
+    trials = [{"lr": "0.001", "trainable_stages": "2", "objective": 0.5, "billable_seconds": 9},
+              {"lr": "0.01", "trainable_stages": "all", "objective": 0.75, "billable_seconds": 12},
+              {"lr": "0.1", "trainable_stages": "0", "objective": None, "billable_seconds": None}]
+    lines = smw.format_trials(trials).splitlines()
+    assert len(lines) == 4 and "val_acc" in lines[0]
+    assert lines[2].endswith("<- best") and "0.750" in lines[2]
+    assert "<- best" not in lines[1] + lines[3] and " - " in lines[3]
