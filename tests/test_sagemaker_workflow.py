@@ -161,3 +161,5 @@ def test_trials_table_marks_the_best():
     assert len(lines) == 4 and "val_acc" in lines[0]
     assert lines[2].endswith("<- best") and "0.750" in lines[2]
     assert "<- best" not in lines[1] + lines[3] and " - " in lines[3]
+    tie = smw.format_trials([trials[1], dict(trials[1], lr="0.02")]).splitlines()
+    assert tie[1].endswith("<- best") and not tie[2].endswith("<- best")

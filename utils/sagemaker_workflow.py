@@ -371,11 +371,13 @@ def load_job_model(session, model_artifacts_uri: str, dest):
 
 def format_trials(trials: list[dict], objective: str = "val_acc") -> str:
     """A plain-text table of :func:`tuning_trials` rows, best objective marked."""
-    best = max((t["objective"] for t in trials if t["objective"] is not None), default=None)
+    scored = [i for i, t in enumerate(trials) if t["objective"] is not None]
+    # the first of equals, as the tuner (and the emulator) picks it
+    best = max(scored, key=lambda i: (trials[i]["objective"], -i), default=None)
     lines = [f"{'trial':>5s}  {'lr':>10s}  {'stages':>6s}  {objective:>8s}  {'seconds':>7s}"]
     for i, t in enumerate(trials, start=1):
         value = "-" if t["objective"] is None else f"{t['objective']:.3f}"
-        mark = "  <- best" if best is not None and t["objective"] == best else ""
+        mark = "  <- best" if i - 1 == best else ""
         lines.append(f"{i:5d}  {float(t['lr']):10.2e}  {t['trainable_stages']:>6s}  "
                      f"{value:>8s}  {t['billable_seconds'] or 0:7d}{mark}")
     return "\n".join(lines)
