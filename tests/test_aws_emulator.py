@@ -95,37 +95,54 @@ def _wait_for(client, name, timeout=240):
     raise AssertionError(f"{name} did not finish in {timeout} s")
 
 
-def test_a_job_whose_script_fails_reports_the_scripts_reason(emulator, tmp_path):
-    """A tuning-style job (toolkit path) on an empty channel fails with train.py's message."""
+@pytest.fixture(scope="module")
+def sourcedir(emulator, tmp_path_factory):
+    """The job code as a tuning trial gets it: sourcedir.tar.gz in S3 (toolkit launch path)."""
+    import tarfile
+
     import boto3
 
     from utils import sagemaker_workflow as smw
 
-    s3 = boto3.client("s3")
-    source = smw.stage_source(tmp_path / "source")
+    tmp = tmp_path_factory.mktemp("sourcedir")
+    source = smw.stage_source(tmp / "source")
     (source / "requirements.txt").write_text("")  # nothing to install in the test
-    import tarfile
-
-    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+    with tarfile.open(tmp / "sourcedir.tar.gz", "w:gz") as tar:
         for path in source.iterdir():
             tar.add(path, arcname=path.name)
-    s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), emulator.bucket, "t/sourcedir.tar.gz")
-    s3.put_object(Bucket=emulator.bucket, Key="t/empty/readme.txt", Body=b"no class folders")
+    boto3.client("s3").upload_file(str(tmp / "sourcedir.tar.gz"), emulator.bucket,
+                                   "t/sourcedir.tar.gz")
+    return f"s3://{emulator.bucket}/t/sourcedir.tar.gz"
+
+
+def _create_job(emulator, sourcedir, name, channel_uri, **hps):
+    import boto3
+
     sm = boto3.client("sagemaker")
     sm.create_training_job(
-        TrainingJobName="broken-channel", RoleArn=emulator.role_arn,
+        TrainingJobName=name, RoleArn=emulator.role_arn,
         AlgorithmSpecification={"TrainingImage": "pytorch-training:2.6-cpu-py312",
                                 "TrainingInputMode": "File",
                                 "MetricDefinitions": METRIC_DEFINITIONS[:2]},
-        HyperParameters={"epochs": "1", "sagemaker_program": "train.py",
-                         "sagemaker_submit_directory":
-                             f"s3://{emulator.bucket}/t/sourcedir.tar.gz"},
+        HyperParameters={"sagemaker_program": "train.py", "sagemaker_submit_directory":
+                         sourcedir, **{k: str(v) for k, v in hps.items()}},
         InputDataConfig=[{"ChannelName": "training", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": f"s3://{emulator.bucket}/t/empty"}}}],
+            "S3DataType": "S3Prefix", "S3Uri": channel_uri}}}],
         OutputDataConfig={"S3OutputPath": f"s3://{emulator.bucket}/t/output"},
         ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1,
                         "VolumeSizeInGB": 5},
         StoppingCondition={"MaxRuntimeInSeconds": 300})
+    return sm
+
+
+def test_a_job_whose_script_fails_reports_the_scripts_reason(emulator, sourcedir):
+    """A job on a channel without class folders fails with train.py's own message."""
+    import boto3
+
+    boto3.client("s3").put_object(Bucket=emulator.bucket, Key="t/empty/readme.txt",
+                                  Body=b"no class folders")
+    sm = _create_job(emulator, sourcedir, "broken-channel",
+                     f"s3://{emulator.bucket}/t/empty", epochs=1)
     job = _wait_for(sm, "broken-channel")
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith("Data error:"), job["FailureReason"]
@@ -134,6 +151,28 @@ def test_a_job_whose_script_fails_reports_the_scripts_reason(emulator, tmp_path)
     events = boto3.client("logs").filter_log_events(
         logGroupName=aws_emulator.LOG_GROUP, logStreamNamePrefix="broken-channel")["events"]
     assert any("Data error" in e["message"] for e in events)
+
+
+def test_stop_training_job_stops_a_running_job(emulator, sourcedir, tmp_path):
+    """What the notebook calls when a training cell is interrupted: the job really stops."""
+    import boto3
+
+    from utils import synthetic
+
+    data = synthetic.generate("flowers", tmp_path / "flowers", n_per_class=4, size=32,
+                              classes=["button_daisy", "cup_tulip"], progress=False)
+    s3 = boto3.client("s3")
+    for path in data.rglob("*.png"):
+        s3.upload_file(str(path), emulator.bucket, f"t/flowers/{path.relative_to(data)}")
+    sm = _create_job(emulator, sourcedir, "long-job", f"s3://{emulator.bucket}/t/flowers",
+                     epochs=500, image_size=32, batch_size=4)
+    deadline = time.monotonic() + 120
+    while sm.describe_training_job(TrainingJobName="long-job")["SecondaryStatus"] != "Training":
+        assert time.monotonic() < deadline, "the job never started training"
+        time.sleep(0.5)
+    sm.stop_training_job(TrainingJobName="long-job")
+    job = _wait_for(sm, "long-job", timeout=60)
+    assert job["TrainingJobStatus"] == "Stopped"
 
 
 def test_invoking_a_missing_endpoint_is_a_clear_client_error(emulator):
@@ -146,13 +185,14 @@ def test_invoking_a_missing_endpoint_is_a_clear_client_error(emulator):
     assert "nope" in str(info.value) and "not found" in str(info.value)
 
 
-def test_stop_restores_the_environment(tmp_path, monkeypatch):
+def test_stop_restores_the_environment_and_ends_the_server(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     emu = aws_emulator.start(workdir=tmp_path)
     assert os.environ["AWS_ENDPOINT_URL"] == emu.url
+    process = emu.process
     emu.stop()
     assert "AWS_ENDPOINT_URL" not in os.environ
-    assert emu.process is None
+    assert process.poll() is not None and not aws_emulator._reachable(emu.url)
 
 
 def test_cli_prints_the_exports(tmp_path):

@@ -28,7 +28,6 @@ def test_training_job_really_trained(m):
     assert [r["epoch"] for r in history] == list(range(1, len(history) + 1))
     assert m["job_metrics"]["epoch"] == len(history)  # scraped from the log by the regexes
     assert m["job_metrics"]["val_acc"] == pytest.approx(history[-1]["val_acc"], abs=1e-6)
-    assert history[-1]["train_loss"] < history[0]["train_loss"] or len(history) == 1
     assert m["model_artifact"].endswith("/output/model.tar.gz")
     assert [Path(k).name for k in m["checkpoints"]] == ["checkpoint.pt"]  # synced for spot
 
@@ -66,8 +65,11 @@ def test_endpoint_serves_the_trained_model_unchanged(m):
     assert m["max_prob_gap"] < 1e-4
 
 
-def test_tuning_cost_more_than_one_job(m):
-    assert m["tuning_seconds"] > m["billable_seconds"]
+def test_tuning_bill_adds_up_its_trials(m):
+    assert m["tuning_seconds"] == sum(t["billable_seconds"] for t in m["trials"])
+    assert all(t["billable_seconds"] >= 1 for t in m["trials"])
+    job_usd, tuning_usd = m["bills"].values()
+    assert tuning_usd / job_usd == pytest.approx(m["tuning_seconds"] / m["billable_seconds"])
 
 
 def test_bad_request_got_a_clear_error(m):

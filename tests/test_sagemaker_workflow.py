@@ -16,15 +16,54 @@ def test_unknown_mode_is_a_clear_error():
         smw.connect("production")
 
 
-def test_aws_mode_without_credentials_stops_before_anything_is_created(tmp_path, monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
-        monkeypatch.delenv(key, raising=False)
+def _no_aws(monkeypatch, tmp_path):
+    """No credential source at all, and a dead local endpoint as a safety net."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_aws_mode_without_credentials_stops_before_anything_is_created(tmp_path, monkeypatch):
+    _no_aws(monkeypatch, tmp_path)
     with pytest.raises(smw.AwsSetupError, match="no AWS credentials"):
         smw.connect("aws", role_arn="arn:aws:iam::111122223333:role/x")
+
+
+def test_aws_mode_refuses_while_pointed_at_the_emulator(tmp_path, monkeypatch):
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    with pytest.raises(smw.AwsSetupError, match="still points at a local emulator"):
+        smw.connect("aws", role_arn="arn:aws:iam::111122223333:role/x")
+
+
+def test_aws_mode_outside_studio_needs_a_role(tmp_path, monkeypatch):
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setattr(smw, "STUDIO_METADATA", str(tmp_path / "not-studio.json"))
+    with pytest.raises(smw.AwsSetupError, match="needs role_arn outside SageMaker Studio"):
+        smw.connect("aws")
+
+
+def test_emulator_mode_opts_out_of_sdk_telemetry(tmp_path):
+    """Emulator mode must not contact AWS, not even the SDK's usage telemetry."""
+    from sagemaker.core.config.config_schema import TELEMETRY_OPT_OUT_PATH
+    from sagemaker.core.telemetry.telemetry_logging import resolve_value_from_config
+
+    aws = smw.connect("emulator", workdir=tmp_path)
+    try:
+        assert resolve_value_from_config(None, TELEMETRY_OPT_OUT_PATH, False,
+                                         aws.session) is True
+        again = smw.connect("emulator", workdir=tmp_path / "again")  # closes the first one
+        assert aws.emulator is None and again.emulator.process.poll() is None
+        again.close()
+    finally:
+        aws.close()
 
 
 def test_staged_source_holds_the_job_code_and_the_course_package(tmp_path):
@@ -153,13 +192,50 @@ def test_pipeline_question_answer_and_evidence():
     assert not quiz.check_answer(question, "D", {"endpoint_acc": 0.9, "trials": 4}).correct
 
 
-def test_trials_table_marks_the_best():
-    trials = [{"lr": "0.001", "trainable_stages": "2", "objective": 0.5, "billable_seconds": 9},
-              {"lr": "0.01", "trainable_stages": "all", "objective": 0.75, "billable_seconds": 12},
-              {"lr": "0.1", "trainable_stages": "0", "objective": None, "billable_seconds": None}]
-    lines = smw.format_trials(trials).splitlines()
+def test_trials_table_marks_the_tuners_best():
+    trials = [{"job": "t1", "lr": "0.001", "trainable_stages": "2", "objective": 0.5,
+               "billable_seconds": 9},
+              {"job": "t2", "lr": "0.01", "trainable_stages": "all", "objective": 0.75,
+               "billable_seconds": 12},
+              {"job": "t3", "lr": "0.1", "trainable_stages": "0", "objective": None,
+               "billable_seconds": None}]
+    lines = smw.format_trials(trials, best_job="t2").splitlines()
     assert len(lines) == 4 and "val_acc" in lines[0]
     assert lines[2].endswith("<- best") and "0.750" in lines[2]
     assert "<- best" not in lines[1] + lines[3] and " - " in lines[3]
-    tie = smw.format_trials([trials[1], dict(trials[1], lr="0.02")]).splitlines()
-    assert tie[1].endswith("<- best") and not tie[2].endswith("<- best")
+
+
+def test_measured_bill():
+    assert smw.measured_bill(3600, 2, "ml.m5.xlarge", {"ml.m5.xlarge": 0.23}) == \
+        pytest.approx(0.46)
+    with pytest.raises(KeyError, match="No hourly rate"):
+        smw.measured_bill(1, 1, "ml.x", {})
+
+
+def test_cleanup_tries_everything_then_reports_what_is_left():
+    client = _SageMaker({("endpoint", "ep"), ("config", "ep-config"), ("model", "m")})
+
+    def denied(**kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "Del")
+
+    client.delete_endpoint_config = denied
+    with pytest.raises(smw.AwsSetupError, match="endpoint config ep-config: .*not allowed"):
+        smw.delete_endpoint_resources(client, "ep", ["m"])
+    assert client.existing == {("config", "ep-config")}  # the model was still deleted
+
+
+def test_leftover_resources_follows_pages():
+    class Lister:
+        def list_endpoints(self, **kw):
+            if "NextToken" not in kw:
+                return {"Endpoints": [{"EndpointName": "flowers-1"}], "NextToken": "p2"}
+            return {"Endpoints": [{"EndpointName": "flowers-2"}]}
+
+        def list_endpoint_configs(self, **kw):
+            return {"EndpointConfigs": [{"EndpointConfigName": "other"}]}
+
+        def list_models(self, **kw):
+            return {"Models": []}
+
+    assert smw.leftover_resources(Lister(), "flowers") == {
+        "endpoints": ["flowers-1", "flowers-2"], "endpoint_configs": [], "models": []}

@@ -203,7 +203,8 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
 # ============================================================================================
 
 _STATE: dict = {"workdir": None, "url": None}
-_RUNNING: set = set()  # job processes, stopped with the server
+_RUNNING: dict = {}  # job name -> its process; all are stopped with the server
+_STOP_REQUESTED: set = set()  # training and tuning jobs asked to stop (StopTrainingJob, ...)
 
 
 def _now() -> datetime:
@@ -421,21 +422,27 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         sink = _LogSink(root / "job.log", name)
         sink.write(f"[emulator] {name}: {' '.join(command)}\n")
         job.secondary_status = "Training"
+        run_started = time.monotonic()
         max_run = (job.stopping_condition or {}).get("MaxRuntimeInSeconds") or 86400
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, errors="replace",
                                    start_new_session=True)
-        _RUNNING.add(process)
-        timer = threading.Timer(max_run, lambda: os.killpg(process.pid, signal.SIGTERM))
+        _RUNNING[name] = process
+        timer = threading.Timer(max_run, _terminate, args=(process,))
         timer.start()
         log_lines = []
-        for line in process.stdout:
-            log_lines.append(line)
-            sink.write(line)
-        rc = process.wait()
-        timer.cancel()
-        _RUNNING.discard(process)
+        try:
+            for line in process.stdout:
+                log_lines.append(line)
+                sink.write(line)
+            rc = process.wait()
+        finally:
+            timer.cancel()
+            _RUNNING.pop(name, None)
+            if process.poll() is None:
+                _terminate(process, grace=0)
         log = "".join(log_lines)
+        timed_out = time.monotonic() - run_started >= max_run
         seconds = int(round(time.monotonic() - started))
         job.training_time_in_seconds = job.billable_time_in_seconds = max(1, seconds)
         metrics = parse_metrics(log, metric_definitions)
@@ -444,17 +451,20 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         job.secondary_status = "Uploading"
         if checkpoint_uri:
             upload_folder(base / "checkpoints", checkpoint_uri)
-        if rc == 0:
+        stopped = name in _STOP_REQUESTED or timed_out
+        if rc == 0 or stopped:  # a stopped job keeps what is in /opt/ml/model, as SageMaker does
             output = job.output_data_config["S3OutputPath"].rstrip("/")
             upload_tarball(base / "model", f"{output}/{name}/output/model.tar.gz")
             upload_tarball(base / "output" / "data", f"{output}/{name}/output/output.tar.gz")
             job.model_artifacts = {"S3ModelArtifacts": f"{output}/{name}/output/model.tar.gz"}
+        if stopped:
+            job.training_job_status = "Stopped"
+            job.secondary_status = "MaxRuntimeExceeded" if timed_out else "Stopped"
+        elif rc == 0:
             job.training_job_status = job.secondary_status = "Completed"
         else:
             failure = base / "output" / "failure"
             reason = failure.read_text().strip() if failure.is_file() else ""
-            if time.monotonic() - started >= max_run:
-                reason = f"MaxRuntimeExceeded: the job ran past {max_run} s"
             job.failure_reason = (reason or f"AlgorithmError: exit code {rc}")[:1024]
             job.training_job_status = job.secondary_status = "Failed"
     except Exception as err:  # noqa: BLE001 - the job fails, the server lives on
@@ -466,6 +476,20 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         job.training_end_time = job.last_modified_time = _now()
         if sink:
             sink.close()
+
+
+def _terminate(process, grace: float = 10.0) -> None:
+    """SIGTERM a job's process group, then SIGKILL it if it is still there after ``grace`` s."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _start_training(job, request: dict) -> None:
@@ -520,7 +544,21 @@ def sample_configurations(ranges: dict, count: int, strategy: str, seed: int = 0
 
 
 def run_tuning_job(tuning, backend) -> None:
-    """Run a tuning job's trials one after another and record the best."""
+    """Run a tuning job's trials one after another and record the best.
+
+    Any error ends the tuning job as ``Failed`` with the reason, never as a job that stays
+    ``InProgress`` (which would keep a waiting notebook polling forever).
+    """
+    try:
+        _run_trials(tuning, backend)
+    except Exception as err:  # noqa: BLE001
+        traceback.print_exc()
+        tuning.hyper_parameter_tuning_job_status = "Failed"
+        tuning.failure_reason = f"Emulator error: {type(err).__name__}: {err}"[:1024]
+        tuning.hyper_parameter_tuning_end_time = tuning.last_modified_time = _now()
+
+
+def _run_trials(tuning, backend) -> None:
     config = tuning.hyper_parameter_tuning_job_config
     definition = tuning.training_job_definition or (tuning.training_job_definitions or [{}])[0]
     objective = config.get("HyperParameterTuningJobObjective", {})
@@ -539,6 +577,8 @@ def run_tuning_job(tuning, backend) -> None:
     summaries = []
     _STATE.setdefault("trials", {})[tuning.hyper_parameter_tuning_job_name] = summaries
     for index, tuned in enumerate(trials, start=1):
+        if tuning.hyper_parameter_tuning_job_name in _STOP_REQUESTED:
+            break
         tag = f"{random.getrandbits(32):08x}"
         name = f"{tuning.hyper_parameter_tuning_job_name[:27]}-{index:03d}-{tag}"
         hps = {**definition.get("StaticHyperParameters", {}), **tuned}
@@ -562,6 +602,7 @@ def run_tuning_job(tuning, backend) -> None:
         job.model_artifacts, job.final_metric_data_list = None, []
         job.algorithm_specification["MetricDefinitions"] = definitions
         counters["InProgress"] += 1
+        _STATE.setdefault("current_trial", {})[tuning.hyper_parameter_tuning_job_name] = name
         run_training_job(job, request, definitions)
         counters["InProgress"] -= 1
         objectives["Pending"] -= 1
@@ -575,6 +616,8 @@ def run_tuning_job(tuning, backend) -> None:
                    "TunedHyperParameters": tuned}
         if job.training_job_status == "Completed":
             counters["Completed"] += 1
+        elif job.training_job_status == "Stopped":
+            counters["Stopped"] += 1
         else:
             counters["NonRetryableError"] += 1
             summary["FailureReason"] = job.failure_reason
@@ -593,8 +636,11 @@ def run_tuning_job(tuning, backend) -> None:
         tuning.last_modified_time = _now()
     tuning.best_training_job = best[1] if best else None
     tuning.OverallBestTrainingJob = tuning.best_training_job
-    tuning.hyper_parameter_tuning_job_status = "Completed" if best else "Failed"
-    if not best:
+    if tuning.hyper_parameter_tuning_job_name in _STOP_REQUESTED:
+        tuning.hyper_parameter_tuning_job_status = "Stopped"
+    else:
+        tuning.hyper_parameter_tuning_job_status = "Completed" if best else "Failed"
+    if not best and tuning.hyper_parameter_tuning_job_status == "Failed":
         tuning.failure_reason = "No training job reported the objective metric " \
                                 f"{objective.get('MetricName')!r}."
     tuning.hyper_parameter_tuning_end_time = tuning.last_modified_time = _now()
@@ -645,13 +691,24 @@ class ModelServer:
             raise FileNotFoundError(f"model.tar.gz has no code/{program}: deploy the model with "
                                     "its inference code (source_code / entry script).")
         os.environ["SAGEMAKER_PROGRAM"] = program
-        if str(code) not in sys.path:
-            sys.path.insert(0, str(code))
-        sys.modules.pop(Path(program).stem, None)
         self.lock = threading.Lock()
         self.context = ServingContext(model_dir)
         self.service = HandlerService()
-        self.service.initialize(self.context)
+        # The handler must import what model.tar.gz ships (code/utils/...), not the course
+        # package this server runs from: hide ours while the handler loads, then put it back.
+        ours = {k: sys.modules.pop(k) for k in list(sys.modules)
+                if k == "utils" or k.startswith("utils.")}
+        sys.modules.pop(Path(program).stem, None)
+        sys.path.insert(0, str(code))
+        try:
+            self.service.initialize(self.context)
+            shipped = sys.modules.get("utils")
+            self.code_package = getattr(shipped, "__file__", None)
+        finally:
+            sys.path.remove(str(code))
+            for k in [k for k in sys.modules if k == "utils" or k.startswith("utils.")]:
+                del sys.modules[k]
+            sys.modules.update(ours)
 
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
         with self.lock:
@@ -684,7 +741,10 @@ def _load_endpoint(backend, endpoint) -> None:
     if submit.startswith("s3://") and not (model_dir / "code").is_dir():
         download_tarball(submit, model_dir / "code")
     program = env.get("SAGEMAKER_PROGRAM", "inference.py")
-    _SERVERS[endpoint.endpoint_name] = ModelServer(model_dir, program)
+    server = ModelServer(model_dir, program)
+    print(f"endpoint {endpoint.endpoint_name}: loaded code/{program}; its utils package: "
+          f"{server.code_package}", flush=True)
+    _SERVERS[endpoint.endpoint_name] = server
 
 
 # --------------------------------------------------------------------------------------------
@@ -766,6 +826,39 @@ def install_patches() -> None:
             raise ResourceNotFound(message=f"Could not find tuning job {name!r}.")
         return ActionResult({"TrainingJobSummaries": list(_STATE.get("trials", {}).get(name, []))})
 
+    def stop_training_job(self):
+        name = self._get_param("TrainingJobName")
+        job = self.sagemaker_backend.training_jobs.get(name)
+        if job is None:
+            from moto.sagemaker.exceptions import ValidationError
+
+            raise ValidationError(message=f"Could not find training job '{name}'.")
+        if job.training_job_status == "InProgress":
+            _STOP_REQUESTED.add(name)
+            job.secondary_status = "Stopping"
+            if name in _RUNNING:
+                threading.Thread(target=_terminate, args=(_RUNNING[name],), daemon=True).start()
+        return ActionResult({})
+
+    def stop_hyper_parameter_tuning_job(self):
+        name = self._get_param("HyperParameterTuningJobName")
+        tuning = self.sagemaker_backend.hyper_parameter_tuning_jobs.get(name)
+        if tuning is None:
+            from moto.sagemaker.exceptions import ResourceNotFound
+
+            raise ResourceNotFound(message=f"Could not find tuning job {name!r}.")
+        if tuning.hyper_parameter_tuning_job_status == "InProgress":
+            _STOP_REQUESTED.add(name)
+            tuning.hyper_parameter_tuning_job_status = "Stopping"
+            job_name = _STATE.setdefault("current_trial", {}).get(name)
+            if job_name in _RUNNING:  # the trial running now stops too
+                _STOP_REQUESTED.add(job_name)
+                threading.Thread(target=_terminate, args=(_RUNNING[job_name],),
+                                 daemon=True).start()
+        return ActionResult({})
+
+    SageMakerResponse.stop_training_job = stop_training_job
+    SageMakerResponse.stop_hyper_parameter_tuning_job = stop_hyper_parameter_tuning_job
     SageMakerResponse.list_training_jobs_for_hyper_parameter_tuning_job = (
         list_training_jobs_for_hyper_parameter_tuning_job)
 
@@ -876,12 +969,12 @@ def serve(port: int = DEFAULT_PORT, workdir=None) -> None:
     for key, value in client_environment(_STATE["url"]).items():
         print(f"  export {key}={value}")
     print(f"Role: {ROLE_ARN}\nBucket: {BUCKET}\n{READY}", flush=True)
-    stop.wait()
-    for process in list(_RUNNING):  # a job must not outlive its emulator
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    parent = os.getppid()
+    while not stop.wait(2):
+        if os.getppid() != parent:  # the notebook kernel (or shell) that started us is gone
+            break
+    for process in list(_RUNNING.values()):  # a job must not outlive its emulator
+        _terminate(process, grace=5)
     server.stop()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,12 @@ from .env import repo_root
 from .scenarios import cost_table
 
 MODES = ("emulator", "aws")
+#: SDK configuration that turns off the SDK's usage telemetry (an HTTPS call to AWS).
+NO_TELEMETRY = {"SchemaVersion": "1.0",
+                "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+#: The file SageMaker Studio puts in every space (how the SDK knows it runs in Studio).
+STUDIO_METADATA = "/opt/ml/metadata/resource-metadata.json"
+_OPEN: list = []  # connections opened by connect(), closed when it is called again
 CODE_FILES = ("train.py", "inference.py", "metrics.py", "requirements.txt")
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
 NOT_SHIPPED = ("sagemaker_code", "aws_emulator.py", "sagemaker_workflow.py", "course.py",
@@ -87,18 +94,34 @@ def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | N
                             "run offline for free, 'aws' to create real (billed) resources.")
     import boto3
 
+    for previous in _OPEN:  # re-running the cell must not leave an emulator behind
+        previous.close()
+    _OPEN.clear()
     if mode == "emulator":
         from . import aws_emulator
 
         emulator = aws_emulator.start(workdir=workdir)
         try:
-            session = _session(boto3.Session(region_name=emulator.region), emulator.bucket)
+            # no SDK telemetry either: emulator mode must not contact AWS at all
+            session = _session(boto3.Session(region_name=emulator.region), emulator.bucket,
+                               sagemaker_config=NO_TELEMETRY)
         except Exception:
             emulator.stop()
             raise
-        return Connection(mode, session, emulator.role_arn, emulator.bucket, emulator.region,
-                          emulator)
+        connection = Connection(mode, session, emulator.role_arn, emulator.bucket,
+                                emulator.region, emulator)
+        _OPEN.append(connection)
+        return connection
 
+    import os
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    if "127.0.0.1" in endpoint or "localhost" in endpoint or (
+            os.environ.get("AWS_ACCESS_KEY_ID") == "emulator"):
+        raise AwsSetupError(
+            f"aws_mode='aws' but this process still points at a local emulator "
+            f"(AWS_ENDPOINT_URL={endpoint or 'unset'}). Restart the kernel, or unset "
+            "AWS_ENDPOINT_URL and the emulator's credentials, before using real AWS.")
     boto_session = boto3.Session(region_name=region)
     if boto_session.get_credentials() is None:
         raise AwsSetupError(
@@ -106,23 +129,28 @@ def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | N
             "with the space; elsewhere run `aws configure` (or set AWS_ACCESS_KEY_ID / "
             "AWS_SECRET_ACCESS_KEY), or use aws_mode='emulator' to run offline.")
     if role_arn is None:
+        if not Path(STUDIO_METADATA).is_file():
+            raise AwsSetupError(
+                "aws_mode='aws' needs role_arn outside SageMaker Studio: the ARN of an IAM role "
+                "that SageMaker can assume (arn:aws:iam::<account>:role/<name>) with access to "
+                "your bucket. (Your own login role usually cannot be assumed by SageMaker.)")
         try:
             from sagemaker.core.helper.session_helper import get_execution_role
 
             role_arn = get_execution_role()
-        except Exception as err:  # noqa: BLE001 - outside Studio this always fails
+        except Exception as err:  # noqa: BLE001 - report it in one line
             raise AwsSetupError(
-                "aws_mode='aws' needs role_arn: the ARN of an IAM role that SageMaker can "
-                "assume (arn:aws:iam::<account>:role/<name>) with access to your bucket. "
-                f"It could not be found automatically ({type(err).__name__}).") from None
+                "aws_mode='aws': the Studio execution role could not be found "
+                f"({type(err).__name__}: {err}). Pass role_arn explicitly.") from None
     session = _session(boto_session, bucket)
     return Connection(mode, session, role_arn, bucket or session.default_bucket(), region)
 
 
-def _session(boto_session, bucket):
+def _session(boto_session, bucket, sagemaker_config=None):
     from sagemaker.core.helper.session_helper import Session
 
-    return Session(boto_session=boto_session, default_bucket=bucket)
+    return Session(boto_session=boto_session, default_bucket=bucket,
+                   sagemaker_config=sagemaker_config)
 
 
 def stage_source(dest) -> Path:
@@ -168,7 +196,7 @@ def format_estimate(estimate: dict, what: str) -> str:
     e = estimate
     spot = (f"with managed spot about ${e['with_spot_usd']:.4f} if the savings hold"
             if e["use_spot"] else "spot is off")
-    return (f"{what}: at most {e['jobs']} job(s) x {e['instance_seconds'] // e['jobs']} s on "
+    return (f"{what}: at most {e['jobs']} job(s), {e['instance_seconds']} instance-seconds on "
             f"{e['instance_type']} = ${e['worst_case_usd']:.4f} on demand ({spot}).")
 
 
@@ -210,15 +238,16 @@ def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None
     Tolerates resources that were never created (a deploy that failed half-way), so it is safe
     in a ``finally``.
     """
-    deleted = []
+    deleted, failed = [], []
 
     def attempt(kind: str, call, **kwargs):
+        name = next(iter(kwargs.values()))
         try:
             call(**kwargs)
-            deleted.append(f"{kind} {next(iter(kwargs.values()))}")
+            deleted.append(f"{kind} {name}")
         except sagemaker_client.exceptions.ClientError as err:
             if "Could not find" not in str(err) and "not found" not in str(err).lower():
-                raise
+                failed.append(f"{kind} {name}: {err}")
 
     if endpoint_name:
         config_name = None
@@ -232,20 +261,29 @@ def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None
                 EndpointConfigName=config_name)
     for name in model_names:
         attempt("model", sagemaker_client.delete_model, ModelName=name)
+    if failed:  # every delete was tried; say what is left, in the console's words
+        raise AwsSetupError("Could not delete (delete them in the SageMaker console, they may "
+                            "still bill): " + "; ".join(failed))
     return deleted
 
 
 def leftover_resources(sagemaker_client, prefix: str = "") -> dict[str, list[str]]:
     """Endpoints, endpoint configs and models whose names start with ``prefix``: what bills."""
-    found = {
-        "endpoints": [e["EndpointName"] for e in
-                      sagemaker_client.list_endpoints().get("Endpoints", [])],
-        "endpoint_configs": [c["EndpointConfigName"] for c in
-                             sagemaker_client.list_endpoint_configs().get(
-                                 "EndpointConfigs", [])],
-        "models": [m["ModelName"] for m in sagemaker_client.list_models().get("Models", [])],
-    }
-    return {k: [n for n in v if n.startswith(prefix)] for k, v in found.items()}
+    found = {}
+    for kind, call, key, name in (
+            ("endpoints", "list_endpoints", "Endpoints", "EndpointName"),
+            ("endpoint_configs", "list_endpoint_configs", "EndpointConfigs",
+             "EndpointConfigName"),
+            ("models", "list_models", "Models", "ModelName")):
+        names, kwargs = [], {"NameContains": prefix} if prefix else {}
+        while True:
+            page = getattr(sagemaker_client, call)(**kwargs)
+            names += [item[name] for item in page.get(key, [])]
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        found[kind] = [n for n in names if n.startswith(prefix)]
+    return found
 
 
 def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[dict]:
@@ -336,9 +374,15 @@ def pipeline_question():
 def job_log(session, job_name: str, last: int = 12) -> str:
     """The last ``last`` lines of a training job's log in CloudWatch Logs."""
     logs = session.boto_session.client("logs")
-    events = logs.filter_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                    logStreamNamePrefix=job_name).get("events", [])
-    return "\n".join(e["message"] for e in events[-last:])
+    group = "/aws/sagemaker/TrainingJobs"
+    streams = logs.describe_log_streams(logGroupName=group,
+                                        logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    lines = []
+    for stream in streams:
+        events = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                                     limit=last, startFromHead=False)["events"]
+        lines += [e["message"] for e in events]
+    return "\n".join(lines[-last:])
 
 
 def quiet_sdk_logs() -> None:
@@ -369,15 +413,51 @@ def load_job_model(session, model_artifacts_uri: str, dest):
     return load_checkpoint(dest / "model.pt")
 
 
-def format_trials(trials: list[dict], objective: str = "val_acc") -> str:
-    """A plain-text table of :func:`tuning_trials` rows, best objective marked."""
-    scored = [i for i, t in enumerate(trials) if t["objective"] is not None]
-    # the first of equals, as the tuner (and the emulator) picks it
-    best = max(scored, key=lambda i: (trials[i]["objective"], -i), default=None)
+def format_trials(trials: list[dict], best_job: str | None = None,
+                  objective: str = "val_acc") -> str:
+    """A plain-text table of :func:`tuning_trials` rows; ``best_job`` (the tuner's pick) marked."""
     lines = [f"{'trial':>5s}  {'lr':>10s}  {'stages':>6s}  {objective:>8s}  {'seconds':>7s}"]
     for i, t in enumerate(trials, start=1):
         value = "-" if t["objective"] is None else f"{t['objective']:.3f}"
-        mark = "  <- best" if i - 1 == best else ""
+        mark = "  <- best" if t.get("job") == best_job else ""
         lines.append(f"{i:5d}  {float(t['lr']):10.2e}  {t['trainable_stages']:>6s}  "
                      f"{value:>8s}  {t['billable_seconds'] or 0:7d}{mark}")
     return "\n".join(lines)
+
+
+@contextmanager
+def stop_if_interrupted(connection: Connection, trainer=None, tuner=None):
+    """Stop the training or tuning job started in this block if the block does not finish.
+
+    ``train(wait=True)`` and ``tune(wait=True)`` only *wait*: interrupting the cell (or an error
+    while waiting) leaves the job running, and billing, on SageMaker. This stops it, then
+    re-raises.
+    """
+    try:
+        yield
+    except BaseException:
+        client = connection.sagemaker_client
+        job = getattr(trainer, "_latest_training_job", None) if trainer is not None else None
+        if job is not None:
+            name = job.training_job_name
+            if client.describe_training_job(TrainingJobName=name)[
+                    "TrainingJobStatus"] == "InProgress":
+                client.stop_training_job(TrainingJobName=name)
+                print(f"Stopped training job {name} (the cell did not finish).")
+        tuning = getattr(tuner, "latest_tuning_job", None) if tuner is not None else None
+        if tuning is not None:
+            name = tuning.hyper_parameter_tuning_job_name
+            if client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+                    "HyperParameterTuningJobStatus"] == "InProgress":
+                client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+                print(f"Stopped tuning job {name} (the cell did not finish).")
+        raise
+
+
+def measured_bill(billable_seconds: int, instance_count: int, instance_type: str,
+                  hourly_rates: dict) -> float:
+    """Dollars for a finished job: SageMaker's ``BillableTimeInSeconds`` (per instance, already
+    net of any managed-spot saving) x instances x the on-demand rate."""
+    if instance_type not in hourly_rates:
+        raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates.")
+    return billable_seconds * instance_count / 3600 * hourly_rates[instance_type]

@@ -34,9 +34,10 @@ Spot training
     syncs to S3) after every epoch, and the script resumes from it when it starts. Shuffling
     and augmentation are re-seeded from ``seed`` and the epoch number at the start of each
     epoch, so an interrupted and resumed run ends with the same weights as an uninterrupted one.
-    ``--stop_after_epoch k`` simulates the interruption (for tests and demos). A checkpoint
-    written with other hyperparameters (tuning trials sharing one checkpoint prefix, say) is
-    ignored with a warning instead of being resumed.
+    ``--stop_after_epoch k`` simulates the interruption (for tests and demos). Inside a job the
+    checkpoint goes to a sub-folder named after the job (``TRAINING_JOB_NAME``), because tuning
+    trials share the tuner's checkpoint prefix; a checkpoint written with other hyperparameters
+    is ignored with a warning instead of being resumed.
 
 Data-parallel training
     Under ``torchrun`` or SageMaker's ``torch_distributed`` distribution (``WORLD_SIZE`` > 1),
@@ -434,7 +435,10 @@ def train(args, dist: Dist) -> dict:
                                                            args.epochs * steps_per_epoch)
 
     # ---- resume ----
-    checkpoint_path = Path(args.checkpoint_dir) / CHECKPOINT_NAME
+    # one sub-folder per job: tuning trials can share one checkpoint S3 prefix, and a spot
+    # job that SageMaker restarts keeps its name, so it finds its own checkpoint again
+    checkpoint_path = Path(args.checkpoint_dir) / os.environ.get("TRAINING_JOB_NAME", "") \
+        / CHECKPOINT_NAME
     start_epoch, history = 1, []
     state = None
     if checkpoint_path.is_file():
