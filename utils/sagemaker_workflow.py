@@ -389,7 +389,8 @@ def quiet_sdk_logs() -> None:
     """Keep the SDK's own progress messages, drop botocore's per-request INFO/DEBUG lines."""
     import logging
 
-    for name in ("botocore", "sagemaker.core.utils.utils", "sagemaker.core.telemetry"):
+    for name in ("botocore", "sagemaker.config", "sagemaker.core.utils.utils",
+                 "sagemaker.core.telemetry"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
