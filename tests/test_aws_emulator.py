@@ -204,3 +204,11 @@ def test_cli_prints_the_exports(tmp_path):
         assert json.dumps(aws_emulator.ROLE_ARN)[1:-1] in text
     finally:
         emu.stop()
+
+
+def test_a_temporary_workdir_is_removed_on_stop():
+    emu = aws_emulator.start(activate=False)
+    workdir = emu.temporary_workdir
+    assert workdir is not None and workdir.is_dir()
+    emu.stop()
+    assert not workdir.exists()

@@ -114,6 +114,7 @@ class Emulator:
     bucket: str = BUCKET
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    temporary_workdir: Path | None = None  # deleted by stop(): start() made it
     _saved_env: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +152,9 @@ class Emulator:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self.temporary_workdir is not None:
+            shutil.rmtree(self.temporary_workdir, ignore_errors=True)
+            self.temporary_workdir = None
 
     def __enter__(self) -> Emulator:
         return self
@@ -163,12 +167,14 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
           timeout: float = 90.0) -> Emulator:
     """Start the emulator in a background process and wait until it answers.
 
-    ``port=None`` picks a free port. ``workdir`` holds the jobs' relocated ``/opt/ml`` folders
-    and logs (default: a new temporary folder). With ``activate`` (default) this process's
+    ``port=None`` picks a free port. ``workdir`` holds the jobs' logs and, while a job runs, its
+    relocated ``/opt/ml`` (default: a temporary folder, deleted by ``stop()``). With
+    ``activate`` (default) this process's
     ``os.environ`` points boto3 at it until ``stop()``.
     """
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
+    temporary = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="sm-emulator-"))
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "emulator.log"
@@ -183,16 +189,18 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
              "--workdir", str(workdir)],
             stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
             start_new_session=True)
-    emulator = Emulator(url=url, process=process, log_path=log_path)
+    emulator = Emulator(url=url, process=process, log_path=log_path,
+                        temporary_workdir=workdir if temporary else None)
     deadline = time.monotonic() + timeout
     while not (READY in emulator.log_tail(200) and _reachable(url)):
         if process.poll() is not None:
             raise EmulatorError(f"The AWS emulator exited at start-up (code {process.returncode})"
                                 f":\n{emulator.log_tail()}")
         if time.monotonic() > deadline:
+            tail = emulator.log_tail()
             emulator.stop()
             raise EmulatorError(f"The AWS emulator did not answer on {url} within {timeout:.0f} "
-                                f"s:\n{emulator.log_tail()}")
+                                f"s:\n{tail}")
         time.sleep(0.3)
     atexit.register(emulator.stop)  # a kernel restart must not leave the server running
     return emulator.activate() if activate else emulator
@@ -476,6 +484,9 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         job.training_end_time = job.last_modified_time = _now()
         if sink:
             sink.close()
+        # like a job's container, its /opt/ml goes away once the artefacts are in S3 (job.log
+        # stays); otherwise every run would leave the data, model and checkpoints behind
+        shutil.rmtree(root / "opt", ignore_errors=True)
 
 
 def _terminate(process, grace: float = 10.0) -> None:
@@ -882,7 +893,9 @@ def install_patches() -> None:
 
     def delete_endpoint_and_unload(self):
         result = delete_endpoint(self)
-        _SERVERS.pop(self._get_param("EndpointName"), None)
+        name = self._get_param("EndpointName")
+        _SERVERS.pop(name, None)
+        shutil.rmtree(Path(_STATE["workdir"]) / "endpoints" / name, ignore_errors=True)
         return result
 
     SageMakerResponse.delete_endpoint = delete_endpoint_and_unload
