@@ -239,3 +239,35 @@ def test_leftover_resources_follows_pages():
 
     assert smw.leftover_resources(Lister(), "flowers") == {
         "endpoints": ["flowers-1", "flowers-2"], "endpoint_configs": [], "models": []}
+
+
+def test_an_interrupted_cell_stops_the_jobs_it_started(capsys):
+    calls = []
+
+    class Client:
+        def describe_training_job(self, TrainingJobName):  # noqa: N803 - boto3's names
+            return {"TrainingJobStatus": "InProgress"}
+
+        def stop_training_job(self, TrainingJobName):  # noqa: N803
+            calls.append(("training", TrainingJobName))
+
+        def describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName):  # noqa: N803
+            return {"HyperParameterTuningJobStatus": "Completed"}
+
+        def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName):  # noqa: N803
+            calls.append(("tuning", HyperParameterTuningJobName))
+
+    class Named:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+    connection = smw.Connection("aws", Named(sagemaker_client=Client()), "r", "b", "us-east-1")
+    trainer = Named(_latest_training_job=Named(training_job_name="job-1"))
+    tuner = Named(latest_tuning_job=Named(hyper_parameter_tuning_job_name="tune-1"))
+    with pytest.raises(KeyboardInterrupt), smw.stop_if_interrupted(connection, trainer, tuner):
+        raise KeyboardInterrupt
+    assert calls == [("training", "job-1")]  # the finished tuning job is left alone
+    assert "Stopped training job job-1" in capsys.readouterr().out
+    with smw.stop_if_interrupted(connection, trainer, tuner):
+        pass  # a cell that finishes stops nothing
+    assert calls == [("training", "job-1")]

@@ -374,7 +374,7 @@ class _LogSink:
         self.file.close()
 
 
-def _write_config(base: Path, job, request: dict, toolkit: bool) -> None:
+def _write_config(base: Path, job) -> None:
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
     hps = dict(job.hyper_parameters or {})
@@ -411,7 +411,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
             download_prefix(uri, base / "input" / "data" / channel["ChannelName"])
         algo = request.get("AlgorithmSpecification") or {}
         entrypoint = algo.get("ContainerEntrypoint")
-        _write_config(base, job, request, toolkit=not entrypoint)
+        _write_config(base, job)
         checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
         if checkpoint_uri:
             download_prefix(checkpoint_uri, base / "checkpoints")
@@ -501,6 +501,13 @@ def _terminate(process, grace: float = 10.0) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def _request_stop(job_name: str) -> None:
+    """Mark a job as asked to stop and terminate its process, if it is running."""
+    _STOP_REQUESTED.add(job_name)
+    if job_name in _RUNNING:
+        threading.Thread(target=_terminate, args=(_RUNNING[job_name],), daemon=True).start()
 
 
 def _start_training(job, request: dict) -> None:
@@ -845,10 +852,8 @@ def install_patches() -> None:
 
             raise ValidationError(message=f"Could not find training job '{name}'.")
         if job.training_job_status == "InProgress":
-            _STOP_REQUESTED.add(name)
             job.secondary_status = "Stopping"
-            if name in _RUNNING:
-                threading.Thread(target=_terminate, args=(_RUNNING[name],), daemon=True).start()
+            _request_stop(name)
         return ActionResult({})
 
     def stop_hyper_parameter_tuning_job(self):
@@ -859,13 +864,11 @@ def install_patches() -> None:
 
             raise ResourceNotFound(message=f"Could not find tuning job {name!r}.")
         if tuning.hyper_parameter_tuning_job_status == "InProgress":
-            _STOP_REQUESTED.add(name)
             tuning.hyper_parameter_tuning_job_status = "Stopping"
-            job_name = _STATE.setdefault("current_trial", {}).get(name)
-            if job_name in _RUNNING:  # the trial running now stops too
-                _STOP_REQUESTED.add(job_name)
-                threading.Thread(target=_terminate, args=(_RUNNING[job_name],),
-                                 daemon=True).start()
+            _STOP_REQUESTED.add(name)  # no trial starts after this ...
+            trial = _STATE.setdefault("current_trial", {}).get(name)
+            if trial in _RUNNING:  # ... and the one running now stops
+                _request_stop(trial)
         return ActionResult({})
 
     SageMakerResponse.stop_training_job = stop_training_job
@@ -935,11 +938,7 @@ def install_patches() -> None:
 
 def _patched_describe(original):
     def describe(self):
-        reply = original(self)
-        for key in ("BestTrainingJob", "OverallBestTrainingJob", "HyperParameterTuningEndTime",
-                    "TuningJobCompletionDetails", "ConsumedResources"):
-            if reply.get(key) is None:
-                reply.pop(key, None)
+        reply = original(self)  # moto fills these with canned values; ours may be None / ""
         if not reply.get("FailureReason"):
             reply.pop("FailureReason", None)
         return {k: v for k, v in reply.items() if v is not None}

@@ -16,6 +16,7 @@ see: ``ModelTrainer``, ``HyperparameterTuner`` and ``ModelBuilder``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -113,8 +114,6 @@ def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | N
         _OPEN.append(connection)
         return connection
 
-    import os
-
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
     if "127.0.0.1" in endpoint or "localhost" in endpoint or (
             os.environ.get("AWS_ACCESS_KEY_ID") == "emulator"):
@@ -180,11 +179,8 @@ def job_cost_estimate(instance_type: str, instance_count: int, max_run_s: int, h
     seconds. With spot the expected bill is lower by ``spot_savings``, but SageMaker still
     stops the job at ``max_run``; the worst case is the on-demand figure.
     """
-    if instance_type not in hourly_rates:
-        raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates "
-                       f"(known: {sorted(hourly_rates)}).")
     seconds = jobs * instance_count * max_run_s
-    row = cost_table({"job": seconds}, {instance_type: hourly_rates[instance_type]},
+    row = cost_table({"job": seconds}, {instance_type: _rate(instance_type, hourly_rates)},
                      spot_savings)[0]
     expected = row["spot_usd"] if use_spot else row["on_demand_usd"]
     return {"instance_type": instance_type, "instance_seconds": seconds, "jobs": jobs,
@@ -321,17 +317,24 @@ def export_image_folder(samples, classes, dest) -> Path:
 def job_history(session, model_artifacts_uri: str) -> list[dict]:
     """The per-epoch history a job saved: ``metrics.json`` in the ``output.tar.gz`` that
     SageMaker writes next to ``model.tar.gz``."""
-    import io
-    import tarfile
-
     uri = model_artifacts_uri.rsplit("/", 1)[0] + "/output.tar.gz"
-    bucket, _, key = uri[len("s3://"):].partition("/")
-    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+    with _s3_tarball(session, uri) as tar:
         member = tar.extractfile("metrics.json")
         if member is None:
             raise FileNotFoundError(f"No metrics.json in {uri}")
         return json.loads(member.read())["history"]
+
+
+def _s3_tarball(session, uri: str):
+    """An S3 ``.tar.gz`` opened in memory (use as a context manager)."""
+    import io
+    import tarfile
+
+    from .aws_emulator import split_s3_uri
+
+    bucket, key = split_s3_uri(uri)
+    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return tarfile.open(fileobj=io.BytesIO(body), mode="r:gz")
 
 
 def jpeg_bytes(image, quality: int = 95) -> bytes:
@@ -400,16 +403,11 @@ def load_job_model(session, model_artifacts_uri: str, dest):
     The same file the endpoint serves, loaded with :func:`utils.training.load_checkpoint`, so a
     notebook can check that the endpoint answers what the model answers locally.
     """
-    import io
-    import tarfile
-
     from .training import load_checkpoint
 
-    bucket, _, key = model_artifacts_uri[len("s3://"):].partition("/")
-    body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+    with _s3_tarball(session, model_artifacts_uri) as tar:
         tar.extractall(dest, filter="data")
     return load_checkpoint(dest / "model.pt")
 
@@ -437,28 +435,35 @@ def stop_if_interrupted(connection: Connection, trainer=None, tuner=None):
     try:
         yield
     except BaseException:
-        client = connection.sagemaker_client
-        job = getattr(trainer, "_latest_training_job", None) if trainer is not None else None
+        job = getattr(trainer, "_latest_training_job", None)
         if job is not None:
-            name = job.training_job_name
-            if client.describe_training_job(TrainingJobName=name)[
-                    "TrainingJobStatus"] == "InProgress":
-                client.stop_training_job(TrainingJobName=name)
-                print(f"Stopped training job {name} (the cell did not finish).")
-        tuning = getattr(tuner, "latest_tuning_job", None) if tuner is not None else None
+            _stop_if_in_progress(connection.sagemaker_client, "TrainingJob",
+                                 job.training_job_name, "training job")
+        tuning = getattr(tuner, "latest_tuning_job", None)
         if tuning is not None:
-            name = tuning.hyper_parameter_tuning_job_name
-            if client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
-                    "HyperParameterTuningJobStatus"] == "InProgress":
-                client.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-                print(f"Stopped tuning job {name} (the cell did not finish).")
+            _stop_if_in_progress(connection.sagemaker_client, "HyperParameterTuningJob",
+                                 tuning.hyper_parameter_tuning_job_name, "tuning job")
         raise
+
+
+def _stop_if_in_progress(client, kind: str, name: str, label: str) -> None:
+    """``kind`` is the API's resource name: describe_<kind>, stop_<kind>, <kind>Name, Status."""
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
+    key = {f"{kind}Name": name}
+    if getattr(client, f"describe_{snake}")(**key)[f"{kind}Status"] == "InProgress":
+        getattr(client, f"stop_{snake}")(**key)
+        print(f"Stopped {label} {name} (the cell did not finish).")
 
 
 def measured_bill(billable_seconds: int, instance_count: int, instance_type: str,
                   hourly_rates: dict) -> float:
     """Dollars for a finished job: SageMaker's ``BillableTimeInSeconds`` (per instance, already
     net of any managed-spot saving) x instances x the on-demand rate."""
+    return billable_seconds * instance_count / 3600 * _rate(instance_type, hourly_rates)
+
+
+def _rate(instance_type: str, hourly_rates: dict) -> float:
     if instance_type not in hourly_rates:
-        raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates.")
-    return billable_seconds * instance_count / 3600 * hourly_rates[instance_type]
+        raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates "
+                       f"(known: {sorted(hourly_rates)}).")
+    return hourly_rates[instance_type]
