@@ -47,14 +47,7 @@ def _sync(device: torch.device) -> None:
 def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
     """Images per second of ``step()`` (best of ``repeats`` after one warm-up)."""
     step()
-    best = float("inf")
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return n_images / best
+    return n_images / _best_seconds({"step": step}, device, repeats)["step"]
 
 
 def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
