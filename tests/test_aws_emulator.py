@@ -1,4 +1,4 @@
-"""The offline AWS of chapter 06 (``utils.aws_emulator``): the patches that make it real.
+"""The offline AWS of chapter 06 (``course.aws_emulator``): the patches that make it real.
 
 The whole train -> tune -> deploy -> invoke -> clean-up path runs in chapter 06's notebook test
 (``tests/test_chapter_06.py``); here: the pieces, and the failure paths.
@@ -157,7 +157,7 @@ def test_stop_training_job_stops_a_running_job(emulator, sourcedir, tmp_path):
     """What the notebook calls when a training cell is interrupted: the job really stops."""
     import boto3
 
-    from utils import synthetic
+    from course import synthetic
 
     data = synthetic.generate("flowers", tmp_path / "flowers", n_per_class=4, size=32,
                               classes=["button_daisy", "cup_tulip"], progress=False)
@@ -196,7 +196,7 @@ def test_stop_restores_the_environment_and_ends_the_server(tmp_path, monkeypatch
 
 
 def test_cli_prints_the_exports(tmp_path):
-    """`python -m utils.aws_emulator` is the one command; it prints what to export."""
+    """`python -m course.aws_emulator` is the one command; it prints what to export."""
     emu = aws_emulator.start(workdir=tmp_path, activate=False)
     try:
         text = (tmp_path / "emulator.log").read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from utils import course
+from course import runner as course
 
 NOTEBOOKS = course.notebooks()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import course
+from course import runner as course
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = course.notebooks()
@@ -55,6 +55,6 @@ def test_ruff_passes_on_code_and_notebooks():
 
 def test_readme_documents_the_two_commands():
     readme = (ROOT / "README.md").read_text()
-    assert "python -m utils.course" in readme and "python -m pytest" in readme
+    assert "python -m course" in readme and "python -m pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "requirements.txt" in ci and "python -m pytest" in ci

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils import aws_emulator, synthetic
+from course import aws_emulator, synthetic
 from utils.sagemaker_code import inference
 from utils.sagemaker_code import train as sm_train
 from utils.sagemaker_code.metrics import METRIC_DEFINITIONS, parse_metrics

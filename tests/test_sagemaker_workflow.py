@@ -7,8 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from course import synthetic
 from utils import sagemaker_workflow as smw
-from utils import synthetic
 
 
 def test_unknown_mode_is_a_clear_error():

@@ -1,4 +1,4 @@
-"""Tests for utils.synthetic: determinism, sizes, the on-disk cache, errors, and the claim
+"""Tests for course.synthetic: determinism, sizes, the on-disk cache, errors, and the claim
 that the classes differ by shape/pattern rather than by colour."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from utils import synthetic
+from course import synthetic
 
 
 def _arr(img):

@@ -28,10 +28,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
-from torchvision import transforms
 from torchvision.datasets.folder import IMG_EXTENSIONS
-
-from .models import DEFAULT_BACKBONE, preprocessing
 
 DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
 SPLITS = ("train", "val", "test")
@@ -92,12 +89,12 @@ class DatasetSplits:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_image_file(path: Path) -> bool:
+def is_image_file(path: Path) -> bool:
     suffix_ok = path.suffix.lower() in IMG_EXTENSIONS
     return suffix_ok and path.is_file() and not path.name.startswith(".")
 
 
-def _readable(path: Path) -> bool:
+def is_readable(path: Path) -> bool:
     try:
         with Image.open(path) as img:
             img.verify()
@@ -118,7 +115,7 @@ def scan_image_folder(root, verify: bool = True):
         raise DataError(f"Data folder {str(root)!r} does not exist or is not a folder.")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        loose = [p.name for p in root.iterdir() if _is_image_file(p)]
+        loose = [p.name for p in root.iterdir() if is_image_file(p)]
         hint = (
             f" It holds {len(loose)} image file(s) directly; move them into one sub-folder "
             "per class." if loose else ""
@@ -129,8 +126,8 @@ def scan_image_folder(root, verify: bool = True):
         )
     classes, samples, skipped, empty = [], [], [], []
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.rglob("*") if _is_image_file(p))
-        good = [p for p in files if not verify or _readable(p)]
+        files = sorted(p for p in class_dir.rglob("*") if is_image_file(p))
+        good = [p for p in files if not verify or is_readable(p)]
         skipped += [str(p) for p in sorted(set(files) - set(good))]
         if not good:
             empty.append(class_dir.name)
@@ -268,7 +265,7 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
 def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
                       n_per_class: int = 60, seed: int = 0) -> Path:
     """Generate (once) and return the folder of a synthetic dataset."""
-    from . import synthetic
+    from course import synthetic
 
     out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
     return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)
@@ -318,26 +315,6 @@ def download_dataset(source: str, data_root=DATA_ROOT) -> Path:
 # --------------------------------------------------------------------------------------------
 # Transforms and torch datasets
 # --------------------------------------------------------------------------------------------
-
-
-def make_transform(image_size: int = 128, train: bool = False,
-                   backbone: str = DEFAULT_BACKBONE, augment: bool = True):
-    """The torchvision transform for a backbone: resize + crop + normalise.
-
-    Evaluation: resize the short side to ``image_size / crop_pct`` and centre-crop. Training
-    (with ``augment``): random resized crop and horizontal flip.
-    """
-    prep = preprocessing(backbone)
-    interpolation = transforms.InterpolationMode(prep.interpolation)
-    normalize = transforms.Normalize(prep.mean, prep.std)
-    if train and augment:
-        steps = [transforms.RandomResizedCrop(image_size, scale=(0.6, 1.0),
-                                              interpolation=interpolation),
-                 transforms.RandomHorizontalFlip()]
-    else:
-        steps = [transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
-                 transforms.CenterCrop(image_size)]
-    return transforms.Compose([*steps, transforms.ToTensor(), normalize])
 
 
 def load_rgb(path) -> Image.Image:

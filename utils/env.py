@@ -6,6 +6,7 @@ import importlib
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 REQUIRED = ("torch", "torchvision", "timm", "sklearn", "matplotlib", "PIL", "tqdm", "papermill",
@@ -17,9 +18,31 @@ def where_am_i() -> str:
     if os.environ.get("SAGEMAKER_INTERNAL_IMAGE_URI") or Path(
             "/opt/ml/metadata/resource-metadata.json").exists():
         return "sagemaker-studio"
-    if os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
+    if headless():
         return "papermill"
     return "jupyter"
+
+
+def headless() -> bool:
+    """True when nobody watches live output: the course runner, the tests, CI."""
+    return bool(os.environ.get("COURSE_HEADLESS") or os.environ.get("PAPERMILL_EXECUTION")
+                or os.environ.get("CI"))
+
+
+def progress(iterable, *, desc: str, total: int | None = None, disable: bool = False):
+    """A tqdm progress bar: live in Jupyter; headless, a single final line per loop.
+
+    A notebook widget executed by papermill stores only its first frame ("0%|"), so in headless
+    runs we use the text bar, refreshed only when it closes.
+    """
+    if headless():
+        from tqdm.std import tqdm
+
+        return tqdm(iterable, desc=desc, total=total, disable=disable, mininterval=float("inf"),
+                    file=sys.stdout, ncols=80)
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, disable=disable, leave=False)
 
 
 def environment_report() -> dict:

@@ -8,6 +8,7 @@ cached vectors, which takes seconds.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -21,10 +22,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 from torchvision import transforms as T
-from tqdm.auto import tqdm
 
 from .data import DATA_ROOT, ImageListDataset, load_rgb
-from .training import _to_device, make_loader, set_seed
+from .env import progress
+from .training import make_loader, to_device
 
 CACHE_DIR = DATA_ROOT / "cache" / "embeddings"
 DECODED_CACHE_MB = 256  # in-memory budget for decoded, resized images (0 turns the cache off)
@@ -139,7 +140,7 @@ def to_float_batch(images: torch.Tensor, normalize, device) -> torch.Tensor:
 
 def _loader_batches(dataset, batch_size: int, num_workers: int):
     """Batches of ``dataset``; if worker processes cannot start, warn and decode in-process."""
-    loader = make_loader(dataset, batch_size, num_workers=num_workers)
+    loader = make_loader(dataset, batch_size=batch_size, num_workers=num_workers)
     if num_workers == 0:
         yield from loader
         return
@@ -149,7 +150,7 @@ def _loader_batches(dataset, batch_size: int, num_workers: int):
     except Exception as err:  # any failure to start the workers: fall back
         warnings.warn(f"DataLoader workers failed to start ({type(err).__name__}: {err}); "
                       "extracting with num_workers=0 instead.", stacklevel=3)
-        yield from make_loader(dataset, batch_size, num_workers=0)
+        yield from make_loader(dataset, batch_size=batch_size, num_workers=0)
         return
     if first is not None:
         yield first
@@ -158,7 +159,7 @@ def _loader_batches(dataset, batch_size: int, num_workers: int):
 
 def extract_features(body: nn.Module, samples, transform, device="cpu", batch_size: int = 64,
                      num_workers: int = 0, cache_dir=CACHE_DIR, use_cache: bool = True,
-                     progress: bool = True, desc: str = "embedding"):
+                     show_progress: bool = True, desc: str = "embedding"):
     """Embeddings ``(N, D)`` and labels ``(N,)`` of ``samples`` under a frozen ``body``.
 
     Results are cached in ``cache_dir`` (see :func:`cache_key`); a second call with the same
@@ -190,10 +191,10 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
                                   num_workers)
     feats, labels = [], []
     with torch.inference_mode():
-        for x, y in tqdm(batches, desc=desc, disable=not progress, leave=False,
-                         total=-(-len(samples) // batch_size)):
+        for x, y in progress(batches, desc=desc, disable=not show_progress,
+                             total=-(-len(samples) // batch_size)):
             if parts is None:
-                x = _to_device(x, device)
+                x = to_device(x, device)
             else:
                 if DECODED_CACHE_MB > 0:
                     done = sum(len(f) for f in feats)
@@ -212,49 +213,40 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
                                 "path": str(path) if use_cache else None}
 
 
-def train_linear_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x=None, val_y=None,
-                      num_classes: int | None = None, epochs: int = 60, lr: float = 3e-3,
-                      weight_decay: float = 1e-3, batch_size: int = 64, seed: int = 0,
-                      head: nn.Linear | None = None) -> tuple[nn.Linear, list[dict]]:
-    """Train a linear layer on cached features; return ``(head, history)``.
+# chapter 02
+def embed(body: nn.Module, loader, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the frozen body once over every image: (features (N, D), labels (N,))."""
+    body.eval().to(device)
+    features, labels = [], []
+    with torch.inference_mode():  # no autograd graph: faster, and nothing can train by accident
+        for x, y in loader:
+            features.append(body(to_device(x, device)).float().cpu())
+            labels.append(y)
+    return torch.cat(features), torch.cat(labels)
 
-    The head with the best validation accuracy is returned (selection on validation). It has
-    the same shape as :attr:`TransferModel.head`, so it can be dropped into the full model.
-    """
-    set_seed(seed)
-    num_classes = num_classes or int(train_y.max()) + 1
-    head = head or nn.Linear(train_x.shape[1], num_classes)
+
+# chapter 02
+def train_linear_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor,
+                      val_y: torch.Tensor, *, num_classes: int, epochs: int = 100,
+                      lr: float = 3e-3, weight_decay: float = 1e-3, batch_size: int = 64,
+                      seed: int = 0) -> tuple[nn.Linear, int]:
+    """A new linear layer trained on stored features; returns (best head on val, its epoch)."""
+    torch.manual_seed(seed)
+    head = nn.Linear(train_x.shape[1], num_classes)
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(seed)
-    history, best = [], (-1.0, None)
+    best_acc, best_epoch, best_state = -1.0, 0, None
     for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        head.train()
-        order = torch.randperm(len(train_x), generator=generator)
-        total, correct = 0.0, 0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            logits = head(train_x[idx])
-            loss = nn.functional.cross_entropy(logits, train_y[idx])
+        for idx in torch.randperm(len(train_x)).split(batch_size):
+            loss = nn.functional.cross_entropy(head(train_x[idx]), train_y[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
-            correct += (logits.argmax(1) == train_y[idx]).sum().item()
-        record = {"epoch": epoch, "train_loss": total / len(order),
-                  "train_acc": correct / len(order)}
-        if val_x is not None:
-            with torch.no_grad():
-                logits = head.eval()(val_x)
-                record["val_loss"] = nn.functional.cross_entropy(logits, val_y).item()
-                record["val_acc"] = (logits.argmax(1) == val_y).float().mean().item()
-            if record["val_acc"] > best[0]:
-                best = (record["val_acc"], {k: v.clone() for k, v in head.state_dict().items()})
-        record["seconds"] = time.perf_counter() - start
-        history.append(record)
-    if best[1] is not None:
-        head.load_state_dict(best[1])
-    return head.eval(), history
+        with torch.no_grad():
+            val_acc = (head(val_x).argmax(1) == val_y).float().mean().item()
+        if val_acc > best_acc:
+            best_acc, best_epoch, best_state = val_acc, epoch, copy.deepcopy(head.state_dict())
+    head.load_state_dict(best_state)
+    return head, best_epoch
 
 
 def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -145,8 +145,8 @@ def imagenet_model(backbone: str = DEFAULT_BACKBONE, pretrained: bool = True) ->
 # --------------------------------------------------------------------------------------------
 
 
-def _split_imagenet_model(backbone: str, model: nn.Module):
-    """Split an ImageNet model into (body, 1000-way output layer, feature_dim, stages).
+def split_output_layer(model: nn.Module, backbone: str):
+    """Split an ImageNet model into ``(body, 1000-way output layer, stages)``.
 
     ``stages`` lists the body's blocks from input to output; unfreezing "the top k stages"
     means the last k of them.
@@ -156,185 +156,122 @@ def _split_imagenet_model(backbone: str, model: nn.Module):
         model.reset_classifier(0)  # the body now ends with global pooling: (N, 1280)
         stages = [nn.ModuleList([model.conv_stem, model.bn1]), *model.blocks,
                   nn.ModuleList([model.conv_head, model.bn2])]
-        return model, output_layer, output_layer.in_features, stages
+        return model, output_layer, stages
     if backbone.startswith("resnet"):
         output_layer = model.fc
         model.fc = nn.Identity()
         stages = [nn.ModuleList([model.conv1, model.bn1]),
                   model.layer1, model.layer2, model.layer3, model.layer4]
-        return model, output_layer, output_layer.in_features, stages
+        return model, output_layer, stages
     # mobilenet_v3 / efficientnet_b0: features[...] + avgpool + classifier[..., Linear]
     output_layer = model.classifier[-1]
     model.classifier[-1] = nn.Identity()
-    return model, output_layer, output_layer.in_features, list(model.features)
+    return model, output_layer, list(model.features)
 
 
+# --------------------------------------------------------------------------------------------
+# Written in chapter 02 (notebooks/02_feature_extraction_vs_fine_tuning.ipynb). Each block
+# below marked "chapter NN" is the same code as the chapter's `#| export` cell, character for
+# character; tests/test_exports.py fails when the two differ.
+# --------------------------------------------------------------------------------------------
+
+
+# chapter 02
 class TransferModel(nn.Module):
-    """A pretrained (or random) body with a linear head.
+    """A pretrained body that maps images to feature vectors, and a new linear head."""
 
-    Attributes:
-        body: maps images (N, 3, H, W) to feature vectors (N, feature_dim).
-        head: ``nn.Linear(feature_dim, num_classes)``.
-        stages: the body's blocks from input to output, used by :meth:`freeze`.
-        freeze_bn: if True (the default), BatchNorm layers in frozen stages stay in eval mode
-            during training, so their running statistics are not overwritten. Set it to
-            False to reproduce the classic PyTorch pitfall.
-    """
-
-    def __init__(self, body: nn.Module, head: nn.Linear, stages, backbone: str):
+    def __init__(self, body: nn.Module, head: nn.Linear, stages: list, backbone: str):
         super().__init__()
-        self.body = body
-        self.head = head
-        self.stages = list(stages)
+        self.body = body  # images (N, 3, H, W) -> features (N, feature_dim)
+        self.head = head  # features -> class scores (N, num_classes)
+        self.stages = stages  # the body's blocks, input to output (a plain list: no new weights)
         self.backbone = backbone
-        self.freeze_bn = True
-        self._trainable_stages: int | None = None  # None = everything trainable
-
-    @property
-    def feature_dim(self) -> int:
-        return self.head.in_features
-
-    @property
-    def num_classes(self) -> int:
-        return self.head.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The body's feature vector for a batch of images."""
-        return self.body(x)
 
-    def freeze(self, trainable_stages: int | str = 0) -> TransferModel:
-        """Choose what trains: the head always, plus the last ``trainable_stages`` body stages.
-
-        ``0`` is feature extraction (frozen body), ``"all"`` (or any number >= the number of
-        stages) is full fine-tuning. Returns ``self`` so calls can be chained.
-        """
-        n = len(self.stages)
-        if trainable_stages == "all":
-            k = n
-        elif isinstance(trainable_stages, int) and trainable_stages >= 0:
-            k = min(trainable_stages, n)
-        else:
-            raise ValueError(
-                f"trainable_stages must be an int >= 0 or 'all', got {trainable_stages!r}"
-            )
-        self.body.requires_grad_(k == n)
-        for stage in self.stages[n - k:]:
-            stage.requires_grad_(True)
-        self.head.requires_grad_(True)
-        self._trainable_stages = None if k == n else k
-        self.train(self.training)
-        return self
-
-    def frozen_modules(self) -> list[nn.Module]:
-        """The body stages whose parameters are frozen."""
-        if self._trainable_stages is None:
-            return []
-        return self.stages[: len(self.stages) - self._trainable_stages]
-
-    def train(self, mode: bool = True) -> TransferModel:
-        """Like ``nn.Module.train``, but frozen stages keep BatchNorm in eval mode.
-
-        ``requires_grad_(False)`` stops gradient updates, but a BatchNorm layer in train mode
-        still replaces its running mean/variance with statistics of the new data. That silently
-        changes a "frozen" body. Keeping those layers in eval mode is the fix.
-        """
-        super().train(mode)
-        if mode and self.freeze_bn:
-            for stage in self.frozen_modules():
-                for module in stage.modules():
-                    if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                        module.eval()
-        return self
-
-    def parameter_groups(self, lr_head: float, lr_body: float | None = None) -> list[dict]:
-        """Optimizer parameter groups: the new head at ``lr_head``, the body at ``lr_body``.
-
-        Pretrained layers already hold useful weights, so they usually get a smaller learning
-        rate than the randomly initialised head (default: a tenth of it).
-        """
-        lr_body = lr_head / 10 if lr_body is None else lr_body
-        body = [p for p in self.body.parameters() if p.requires_grad]
-        groups = [{"params": list(self.head.parameters()), "lr": lr_head, "name": "head"}]
-        if body:
-            groups.append({"params": body, "lr": lr_body, "name": "body"})
-        return groups
-
-    def count_parameters(self) -> dict[str, int]:
-        """Numbers of trainable and total parameters."""
-        total = sum(p.numel() for p in self.parameters())
-        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
-        return {"trainable": trainable, "total": total}
-
-
-def create_model(
-    num_classes: int,
-    backbone: str = DEFAULT_BACKBONE,
-    body_weights: str = "imagenet",
-    head_weights: str = "random",
-    trainable_stages: int | str = 0,
-    head_init: str = "default",
-    seed: int | None = None,
-) -> TransferModel:
-    """Build a :class:`TransferModel` for ``num_classes`` classes.
-
-    Args:
-        num_classes: number of target classes.
-        backbone: one of :data:`BACKBONES`.
-        body_weights: ``"imagenet"`` (pretrained) or ``"random"``.
-        head_weights: ``"random"`` (a new output layer: the textbook choice), or
-            ``"imagenet"`` to keep the pretrained 1000-way output layer. The latter only makes
-            sense with ``num_classes=1000`` or when the caller maps its classes onto ImageNet
-            units; any other number raises a ``ValueError`` that explains the shape mismatch.
-        trainable_stages: passed to :meth:`TransferModel.freeze`.
-        head_init: for a random head: ``"default"`` (PyTorch's), ``"zeros"`` or ``"normal"``
-            (N(0, 0.01)).
-        seed: if given, seeds the random initialisation of the body and head.
-    """
-    if body_weights not in ("imagenet", "random") or head_weights not in ("imagenet", "random"):
-        raise ValueError("body_weights and head_weights must each be 'imagenet' or 'random'.")
+# chapter 02
+def create_model(num_classes: int, *, backbone: str = DEFAULT_BACKBONE, pretrained: bool = True,
+                 seed: int | None = None) -> TransferModel:
+    """The ImageNet network with its 1000-way output layer swapped for a new, random one."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
     if seed is not None:
-        torch.manual_seed(seed)
-    need_pretrained = "imagenet" in (body_weights, head_weights)
-    model = imagenet_model(backbone, pretrained=need_pretrained)
-    if body_weights == "random" and need_pretrained:
-        # A random body under the pretrained output layer (the exam's last, wrong option).
-        random_model = imagenet_model(backbone, pretrained=False)
-        prefix = _output_layer_prefix(backbone)
-        output_layer = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
-        random_model.load_state_dict(output_layer, strict=False)
-        model = random_model
-    body, imagenet_head, feature_dim, stages = _split_imagenet_model(backbone, model)
-    if head_weights == "imagenet":
-        if num_classes != imagenet_head.out_features:
-            raise ValueError(
-                f"The pretrained output layer has {imagenet_head.out_features} units (one per "
-                f"ImageNet class), but you asked for {num_classes} classes: a "
-                f"({feature_dim} -> {imagenet_head.out_features}) layer cannot score "
-                f"{num_classes} classes. Use head_weights='random' (a new output layer), or "
-                "num_classes=1000 and map your labels onto ImageNet units."
-            )
-        head = imagenet_head
-    else:
-        head = nn.Linear(feature_dim, num_classes)
-        init_head(head, head_init)
-    return TransferModel(body, head, stages, backbone).freeze(trainable_stages)
+        torch.manual_seed(seed)  # the new head's (and a random body's) initial weights
+    net = imagenet_model(backbone, pretrained=pretrained)
+    body, imagenet_head, stages = split_output_layer(net, backbone)
+    head = nn.Linear(imagenet_head.in_features, num_classes)  # the head swap
+    return TransferModel(body, head, stages, backbone)
 
 
-def _output_layer_prefix(backbone: str) -> str:
-    if backbone == DEFAULT_BACKBONE:
-        return "classifier."
-    if backbone.startswith("resnet"):
-        return "fc."
-    return "classifier."
+# chapter 02
+def freeze(model: TransferModel, trainable_stages: int | str = 0) -> TransferModel:
+    """Train the head and the last `trainable_stages` body stages (0: none, "all": every one)."""
+    n = len(model.stages)
+    k = n if trainable_stages == "all" else int(trainable_stages)
+    if not 0 <= k <= n:
+        raise ValueError(f"trainable_stages must be 0..{n} or 'all', got {trainable_stages!r}.")
+    model.body.requires_grad_(False)
+    for stage in model.stages[n - k:]:
+        stage.requires_grad_(True)
+    model.head.requires_grad_(True)
+    return model
 
 
+# chapter 02
+def train_mode(model: nn.Module) -> nn.Module:
+    """`model.train()`, except that BatchNorm layers with frozen weights stay in eval mode."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                p.requires_grad for p in module.parameters()):
+            module.eval()  # keep normalising with, and keep, the pretrained running statistics
+    return model
+
+
+# chapter 02
+def parameter_groups(model: TransferModel, lr_head: float, lr_body: float) -> list[dict]:
+    """Two learning rates: a large one for the new head, a small one for the pretrained body."""
+    body = [p for p in model.body.parameters() if p.requires_grad]
+    groups = [{"params": list(model.head.parameters()), "lr": lr_head}]
+    if body:
+        groups.append({"params": body, "lr": lr_body})
+    return groups
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """``(trainable, total)`` parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+
+
+def stages_of(net: nn.Module, backbone: str = DEFAULT_BACKBONE) -> list[nn.Module]:
+    """The blocks of an ImageNet network (or of a :class:`TransferModel`), input to output."""
+    if isinstance(net, TransferModel):
+        return net.stages
+    return split_output_layer(copy.deepcopy(net), backbone)[2]
+
+
+# chapter 01
+def feature_maps(stages: list[nn.Module], net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The activation that leaves each stage when `net` runs on `x`, taken with forward hooks."""
+    maps = []
+    last_layers = [s[-1] if isinstance(s, nn.ModuleList) else s for s in stages]
+    hooks = [layer.register_forward_hook(lambda module, inputs, output: maps.append(output))
+             for layer in last_layers]
+    try:
+        with torch.inference_mode():
+            net.eval()(x)
+    finally:
+        for hook in hooks:
+            hook.remove()  # a hook left behind would fire on every later forward pass
+    return maps
+
+
+# chapter 03
 def init_head(head: nn.Linear, how: str = "default") -> nn.Linear:
-    """Initialise a linear head in place: ``"default"``, ``"zeros"`` or ``"normal"``."""
+    """Initialise a new output layer in place: PyTorch's default, all zeros, or N(0, 0.01)."""
     if how == "default":
         head.reset_parameters()
     elif how == "zeros":
@@ -344,24 +281,5 @@ def init_head(head: nn.Linear, how: str = "default") -> nn.Linear:
         nn.init.normal_(head.weight, std=0.01)
         nn.init.zeros_(head.bias)
     else:
-        raise ValueError(f"Unknown head_init {how!r}: use 'default', 'zeros' or 'normal'.")
+        raise ValueError(f"Unknown head init {how!r}: use 'default', 'zeros' or 'normal'.")
     return head
-
-
-def clone(model: nn.Module) -> nn.Module:
-    """A deep copy of a model (handy to start several experiments from the same weights)."""
-    return copy.deepcopy(model)
-
-
-def feature_maps(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """Activations after each stage of an EfficientNet body, from shallow to deep.
-
-    Works on a :class:`TransferModel` or a timm EfficientNet. Returns a list of
-    ``(stage name, tensor (N, C, H, W))``.
-    """
-    net = model.body if isinstance(model, TransferModel) else model
-    if not hasattr(net, "forward_intermediates"):
-        raise ValueError("feature_maps() supports timm models (the default backbone).")
-    with torch.inference_mode():
-        _, intermediates = net.forward_intermediates(x)
-    return [(f"stage {i + 1}", t) for i, t in enumerate(intermediates)]

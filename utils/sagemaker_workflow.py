@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .costs import cost_table
 from .env import repo_root
-from .scenarios import cost_table
 
 MODES = ("emulator", "aws")
 #: SDK configuration that turns off the SDK's usage telemetry (an HTTPS call to AWS).
@@ -34,7 +34,7 @@ STUDIO_METADATA = "/opt/ml/metadata/resource-metadata.json"
 _OPEN: list = []  # connections opened by connect(), closed when it is called again
 CODE_FILES = ("train.py", "inference.py", "metrics.py", "requirements.txt")
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
-NOT_SHIPPED = ("sagemaker_code", "aws_emulator.py", "sagemaker_workflow.py", "course.py",
+NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py",
                "__pycache__")
 
 
@@ -59,7 +59,7 @@ class Connection:
     role_arn: str
     bucket: str
     region: str
-    emulator: object | None = None  # utils.aws_emulator.Emulator in emulator mode
+    emulator: object | None = None  # course.aws_emulator.Emulator in emulator mode
 
     @property
     def sagemaker_client(self):
@@ -85,7 +85,7 @@ def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | N
             bucket: str | None = None, workdir=None) -> Connection:
     """Open a SageMaker session on the emulator (``"emulator"``) or on real AWS (``"aws"``).
 
-    Emulator mode starts :mod:`utils.aws_emulator` and uses its role and bucket (the SDK's
+    Emulator mode starts :mod:`course.aws_emulator` and uses its role and bucket (the SDK's
     ``default_bucket()`` and ``get_execution_role()`` ask STS at an address the emulator cannot
     intercept). AWS mode needs credentials and ``role_arn`` (in SageMaker Studio, the
     execution role is found automatically); ``bucket=None`` uses the SDK's default bucket.
@@ -99,7 +99,7 @@ def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | N
         previous.close()
     _OPEN.clear()
     if mode == "emulator":
-        from . import aws_emulator
+        from course import aws_emulator
 
         emulator = aws_emulator.start(workdir=workdir)
         try:
@@ -175,13 +175,14 @@ def job_cost_estimate(instance_type: str, instance_count: int, max_run_s: int, h
                       use_spot: bool, spot_savings: float, jobs: int = 1) -> dict:
     """The most a job (or ``jobs`` tuning trials) can be billed: every trial runs to max_run.
 
-    Uses :func:`utils.scenarios.cost_table` on ``jobs * instance_count * max_run_s`` instance
+    Uses :func:`utils.costs.cost_table` on ``jobs * instance_count * max_run_s`` instance
     seconds. With spot the expected bill is lower by ``spot_savings``, but SageMaker still
     stops the job at ``max_run``; the worst case is the on-demand figure.
     """
     seconds = jobs * instance_count * max_run_s
-    row = cost_table({"job": seconds}, {instance_type: _rate(instance_type, hourly_rates)},
-                     spot_savings)[0]
+    row = cost_table({"job": seconds}, hourly_rates={instance_type: _rate(instance_type,
+                                                                          hourly_rates)},
+                     spot_savings=spot_savings).iloc[0]
     expected = row["spot_usd"] if use_spot else row["on_demand_usd"]
     return {"instance_type": instance_type, "instance_seconds": seconds, "jobs": jobs,
             "worst_case_usd": row["on_demand_usd"], "with_spot_usd": row["spot_usd"],
@@ -330,7 +331,7 @@ def _s3_tarball(session, uri: str):
     import io
     import tarfile
 
-    from .aws_emulator import split_s3_uri
+    from course.aws_emulator import split_s3_uri
 
     bucket, key = split_s3_uri(uri)
     body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -346,32 +347,6 @@ def jpeg_bytes(image, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
-def pipeline_question():
-    """Self-check on the SageMaker side of the flower scenario (answer: B). Evidence keys:
-    ``endpoint_acc``, ``trials``."""
-    from .quiz import Question
-
-    return Question(
-        prompt=("The organisation from chapter 05 wants its species classifier trained and "
-                "served on SageMaker at the lowest cost. Which plan fits?"),
-        options={"A": "Train from scratch in a tuning job with a large trial budget, then "
-                      "deploy the best trial",
-                 "B": "Fine-tune the existing network in a script-mode training job on managed "
-                      "spot capacity with checkpoints, tune a few trials if needed, deploy the "
-                      "model to an endpoint and delete the endpoint when it is not needed",
-                 "C": "Run one on-demand training job without checkpoints and keep the endpoint "
-                      "running between uses so it is always warm",
-                 "D": "Use managed spot training without checkpoints to save the most money"},
-        answer="B",
-        explanation=("Transfer learning keeps each trial cheap; here {trials} trials ran and "
-                     "the deployed model scored {endpoint_acc:.0%} on held-out photos."),
-        why_wrong={"A": "From scratch discards the learned features (chapter 05) and a large "
-                        "trial budget multiplies the cost.",
-                   "C": "On demand costs more than spot, and an idle endpoint bills every "
-                        "hour it exists.",
-                   "D": "Without checkpoints an interrupted spot job starts over, losing the "
-                        "savings."},
-    )
 
 
 def job_log(session, job_name: str, last: int = 12) -> str:

@@ -25,8 +25,8 @@ from .data import (
     DataError,
     DatasetSplits,
     ImageListDataset,
-    _is_image_file,
-    _readable,
+    is_image_file,
+    is_readable,
     load_rgb,
     make_transform,
     split_samples,
@@ -117,8 +117,8 @@ def negative_images(folder, limit: int | None = None, seed: int = 0):
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise DataError(f"Negatives folder {str(root)!r} does not exist or is not a folder.")
-    files = sorted(p for p in root.rglob("*") if _is_image_file(p))
-    good = [str(p) for p in files if _readable(p)]
+    files = sorted(p for p in root.rglob("*") if is_image_file(p))
+    good = [str(p) for p in files if is_readable(p)]
     skipped = sorted(set(map(str, files)) - set(good))
     if len(good) < 3:
         raise DataError(f"{str(root)!r} holds {len(good)} readable image(s); the detector "
@@ -234,49 +234,8 @@ def evaluate_flower_system(model: FlowerSpeciesModel, species_test, negative_tes
 # --------------------------------------------------------------------------------------------
 
 
-def sample_hyperparameters(space: dict, rng: random.Random) -> dict:
-    """Draw one configuration from ``space``.
-
-    Each entry is ``("log", low, high)`` (log-uniform), ``("uniform", low, high)`` or
-    ``("choice", [values])``.
-    """
-    params = {}
-    for name, spec in space.items():
-        kind = spec[0]
-        if kind == "log":
-            params[name] = math.exp(rng.uniform(math.log(spec[1]), math.log(spec[2])))
-        elif kind == "uniform":
-            params[name] = rng.uniform(spec[1], spec[2])
-        elif kind == "choice":
-            params[name] = rng.choice(list(spec[1]))
-        else:
-            raise ValueError(f"Unknown search-space kind {kind!r} for {name!r}: use 'log', "
-                             "'uniform' or 'choice'.")
-    return params
 
 
-def random_search(objective, space: dict, trials: int, seed: int = 0) -> dict:
-    """Random search with a fixed budget of ``trials`` calls to ``objective(params, trial)``.
-
-    ``objective`` returns a dict with at least ``val_acc`` (selection is on validation only);
-    it may include a ``model``, which is kept for the best trial only. Returns ``{"trials":
-    [...], "best": {...}, "seconds": total wall time}``; each trial records its ``params``,
-    ``val_acc`` and ``seconds``.
-    """
-    if trials < 1:
-        raise ValueError(f"trials must be at least 1, got {trials}.")
-    rng = random.Random(seed)
-    results, best, start = [], None, time.perf_counter()
-    for trial in range(trials):
-        params = sample_hyperparameters(space, rng)
-        t0 = time.perf_counter()
-        out = dict(objective(params, trial))
-        record = {"trial": trial, "params": params, "seconds": time.perf_counter() - t0,
-                  **{k: v for k, v in out.items() if k != "model"}}
-        results.append(record)
-        if best is None or record["val_acc"] > best["val_acc"]:
-            best = {**record, "model": out.get("model")}
-    return {"trials": results, "best": best, "seconds": time.perf_counter() - start}
 
 
 def scratch_trial(params: dict, splits: DatasetSplits, image_size: int, epochs: int,
@@ -313,40 +272,8 @@ test_accuracy.__test__ = False  # a helper, not a pytest test
 # --------------------------------------------------------------------------------------------
 
 
-def cost_table(seconds: dict, hourly_rates: dict, spot_savings: float) -> list[dict]:
-    """Dollars for each (option, instance type) at on-demand and managed-spot rates.
-
-    Args:
-        seconds: option name -> measured compute seconds.
-        hourly_rates: instance type -> on-demand dollars per hour.
-        spot_savings: fraction saved by managed spot training (e.g. 0.7 for 70 %).
-
-    Assumes the job takes as long on the instance as the measured seconds (per-second
-    billing, no start-up overhead); the rows say so by carrying ``seconds`` along.
-    """
-    if not 0 <= spot_savings < 1:
-        raise ValueError(f"spot_savings must be in [0, 1), got {spot_savings}.")
-    rows = []
-    for option, secs in seconds.items():
-        if secs < 0:
-            raise ValueError(f"seconds for {option!r} must be >= 0, got {secs}.")
-        for instance, rate in hourly_rates.items():
-            on_demand = secs / 3600 * rate
-            rows.append({"option": option, "instance": instance, "seconds": secs,
-                         "on_demand_usd": on_demand,
-                         "spot_usd": on_demand * (1 - spot_savings)})
-    return rows
 
 
-def format_cost_table(rows: list[dict]) -> str:
-    """A plain-text table of :func:`cost_table` rows."""
-    width = max([len("option"), *(len(r["option"]) for r in rows)])
-    lines = [f"{'option':{width}s} {'instance':16s} {'seconds':>8s} {'on-demand $':>12s} "
-             f"{'spot $':>10s}"]
-    for r in rows:
-        lines.append(f"{r['option']:{width}s} {r['instance']:16s} {r['seconds']:8.1f} "
-                     f"{r['on_demand_usd']:12.5f} {r['spot_usd']:10.5f}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,32 +281,6 @@ def format_cost_table(rows: list[dict]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def flower_exam_question():
-    """The flower-species exam question (answer: D). Evidence keys: ``transfer_acc``,
-    ``transfer_seconds``, ``scratch_acc``, ``scratch_seconds``."""
-    from .quiz import Question
-
-    return Question(
-        prompt=("An organisation has a CNN that detects flowers in photos. It now needs to "
-                "classify flower species, quickly and at low cost. What should it do?"),
-        options={"A": "Use Amazon Lex to classify the species",
-                 "B": "Deploy the existing model to AWS DeepLens",
-                 "C": "Retrain a new model from scratch with the SageMaker built-in image "
-                      "classification algorithm and hyperparameter optimisation",
-                 "D": "Keep the existing CNN's feature layers, replace the output layer with a "
-                      "species layer, and train it (transfer learning)"},
-        answer="D",
-        explanation=("Measured: transfer reached {transfer_acc:.0%} species accuracy in "
-                     "{transfer_seconds:.0f} s; scratch + HPO reached {scratch_acc:.0%} in "
-                     "{scratch_seconds:.0f} s."),
-        why_wrong={"A": "Lex is a conversational (chatbot) service; it does not classify "
-                        "images.",
-                   "B": "DeepLens was an edge camera (retired by AWS); deploying somewhere "
-                        "does not train a species classifier.",
-                   "C": "The flaw is 'from scratch' (the built-in algorithm itself can do "
-                        "transfer learning with use_pretrained_model): it discards the learned "
-                        "features and costs far more compute for lower accuracy."},
-    )
 
 
 def load_chapter_metrics(runs_dir, stem: str) -> dict | None:
@@ -428,98 +329,3 @@ def quick_flower_comparison(splits: DatasetSplits, image_size: int, scratch_epoc
             "scratch_seconds": scratch_seconds}
 
 
-def review_questions() -> dict:
-    """More exam-style questions on the course's topics, keyed by topic.
-
-    Their explanations state the principles; the notebooks that measured them are named.
-    """
-    from .quiz import Question
-
-    return {
-        "freezing": Question(
-            prompt=("You replaced the output layer of an ImageNet CNN for a new task with a few "
-                    "hundred images similar to ImageNet photos. What do you train first?"),
-            options={"A": "Every layer, at a high learning rate",
-                     "B": "Only the new output layer, with the pretrained body frozen",
-                     "C": "Only the first convolutional layer",
-                     "D": "Nothing: the pretrained network already knows the classes"},
-            answer="B",
-            explanation=("Feature extraction is cheap (embed once, train a linear layer) and "
-                         "works well when data are few and similar (chapters 02 and 04)."),
-            why_wrong={"A": "A high rate on every layer overwrites the pretrained features.",
-                       "C": "The first layer holds generic edges; the new task needs its own "
-                            "output layer.",
-                       "D": "A new output layer starts random; it must be trained."}),
-        "batchnorm": Question(
-            prompt=("You freeze a pretrained body with requires_grad=False and train the head "
-                    "with model.train(). What happens to the body's BatchNorm layers?"),
-            options={"A": "Nothing: frozen means frozen",
-                     "B": "Their running mean and variance are overwritten by the new data's "
-                          "statistics, silently changing the 'frozen' body",
-                     "C": "Their weights receive gradient updates",
-                     "D": "Training raises an error"},
-            answer="B",
-            explanation=("requires_grad stops gradient updates but not the running-statistics "
-                         "update in train mode; keep frozen BatchNorm layers in eval mode "
-                         "(chapter 02 measures the effect)."),
-            why_wrong={"A": "Running statistics are buffers, not parameters: they still update.",
-                       "C": "With requires_grad=False no gradient reaches them.",
-                       "D": "It runs without any warning, which is why it is a pitfall."}),
-        "learning_rates": Question(
-            prompt="When you fine-tune a pretrained body with a new head, which learning rates?",
-            options={"A": "The same high rate everywhere",
-                     "B": "A lower rate for the pretrained body than for the new head",
-                     "C": "A higher rate for the body than for the head",
-                     "D": "Zero for the head"},
-            answer="B",
-            explanation=("The body's weights are already good and need small nudges; the random "
-                         "head needs to move far (chapters 02 and 04 use body = head / 10)."),
-            why_wrong={"A": "A high rate on the body destroys the features you came for.",
-                       "C": "That nudges the new head least and the good body most.",
-                       "D": "A head that does not train never learns your classes."}),
-        "data_vs_domain": Question(
-            prompt=("You have a large labelled data set (hundreds of thousands of images) from a "
-                    "domain unlike ImageNet's photos (e.g. microscopy). Best starting point?"),
-            options={"A": "Feature extraction only: the body must stay frozen",
-                     "B": "Fine-tune the whole network starting from the pretrained weights",
-                     "C": "Keep the ImageNet output layer",
-                     "D": "Amazon Lex"},
-            answer="B",
-            explanation=("With much data the network can adapt every layer; starting from "
-                         "pretrained weights rarely hurts and usually converges faster. "
-                         "Frozen ImageNet features transfer worse across a domain gap "
-                         "(chapter 02's digits experiment)."),
-            why_wrong={"A": "Frozen features fit a distant domain worst, and the data could "
-                            "train much more.",
-                       "C": "Its 1000 ImageNet classes are not your classes.",
-                       "D": "Lex builds chatbots."}),
-        "spot": Question(
-            prompt=("A SageMaker training job runs for hours and may be interrupted. How do you "
-                    "cut its cost the most?"),
-            options={"A": "Managed spot training (use_spot_instances=True, max_wait) with "
-                          "checkpoints saved to checkpoint_s3_uri",
-                     "B": "A bigger on-demand instance",
-                     "C": "A real-time endpoint",
-                     "D": "Turn off checkpoints"},
-            answer="A",
-            explanation=("AWS states managed spot training saves up to 90% over on-demand; "
-                         "checkpoints let an interrupted job resume (chapters 05 and 06)."),
-            why_wrong={"B": "A bigger instance costs more per hour; it only pays off if the "
-                            "job speeds up proportionally.",
-                       "C": "Endpoints serve predictions; they do not train.",
-                       "D": "Without checkpoints an interrupted spot job starts over."}),
-        "endpoints": Question(
-            prompt=("A web app must get a species prediction for each uploaded photo within a "
-                    "second, all day. How do you serve the model on SageMaker?"),
-            options={"A": "Batch transform, once a night",
-                     "B": "A real-time endpoint (model.deploy)",
-                     "C": "A training job per request",
-                     "D": "AWS DeepLens"},
-            answer="B",
-            explanation=("Real-time endpoints answer individual requests with low latency; "
-                         "batch transform scores whole data sets offline (chapter 06)."),
-            why_wrong={"A": "Nightly batches cannot answer within a second.",
-                       "C": "A training job takes minutes to start and trains; it does not "
-                            "serve.",
-                       "D": "DeepLens was an edge camera, retired by AWS."}),
-    }

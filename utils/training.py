@@ -1,25 +1,27 @@
-"""Training, evaluation and checkpoints for :class:`~utils.models.TransferModel`.
+"""The training loop, evaluation and model selection, as written in chapter 02.
 
-One loop serves every experiment in the course (feature extraction, partial and full
-fine-tuning, training from scratch), so the experiments differ only in the model they pass
-in: same data, same budget, same seeds.
+One loop serves every experiment in the course (feature extraction on images, partial and full
+fine-tuning, training from scratch), so the experiments differ only in the model they pass in.
+Blocks marked "chapter NN" are the same code as that chapter's ``#| export`` cells
+(``tests/test_exports.py`` checks it).
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, confusion_matrix
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
-from .models import TransferModel, create_model
+from .env import progress
+from .models import parameter_groups, train_mode
 
 
 def set_seed(seed: int) -> None:
@@ -43,7 +45,7 @@ def get_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
+def make_loader(dataset: Dataset, *, batch_size: int = 32, shuffle: bool = False,
                 num_workers: int = 0, seed: int = 0) -> DataLoader:
     """A ``DataLoader`` whose shuffling is reproducible for a given ``seed``."""
     generator = torch.Generator().manual_seed(seed)
@@ -52,66 +54,46 @@ def make_loader(dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
                       pin_memory=torch.cuda.is_available())
 
 
-def _to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+def to_device(x: torch.Tensor, device) -> torch.Tensor:
+    """Move a batch to ``device``; image batches go channels-last (faster convolutions)."""
     x = x.to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
+# chapter 02
 @dataclass
 class EvalResult:
-    """What :func:`evaluate` measures on a dataset."""
-
     accuracy: float
     loss: float
-    per_class_accuracy: np.ndarray
-    confusion: np.ndarray
     y_true: np.ndarray
     y_pred: np.ndarray
     probs: np.ndarray
 
-    def as_dict(self) -> dict:
-        return {"accuracy": self.accuracy, "loss": self.loss,
-                "per_class_accuracy": self.per_class_accuracy.tolist()}
 
-
-def evaluate(model: nn.Module, data, device="cpu", batch_size: int = 64,
-             num_classes: int | None = None) -> EvalResult:
-    """Accuracy, loss, per-class accuracy and confusion matrix of ``model`` on ``data``.
-
-    ``data`` is a ``Dataset`` or a ``DataLoader`` of ``(images, labels)``.
-    """
-    device = torch.device(device)
-    loader = data if isinstance(data, DataLoader) else make_loader(data, batch_size)
+# chapter 02
+def evaluate(model: nn.Module, loader, device="cpu") -> EvalResult:
+    """Accuracy and mean loss of `model` on every batch of `loader`, with its predictions."""
     model.eval().to(device)
     losses, probs, labels = [], [], []
     with torch.inference_mode():
         for x, y in loader:
-            logits = model(_to_device(x, device)).float().cpu()
+            logits = model(to_device(x, device)).float().cpu()
             losses.append(nn.functional.cross_entropy(logits, y, reduction="sum").item())
             probs.append(logits.softmax(1))
             labels.append(y)
-    probs_np = torch.cat(probs).numpy()
-    y_true = torch.cat(labels).numpy()
-    y_pred = probs_np.argmax(1)
-    n = num_classes or probs_np.shape[1]
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(n)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.nan_to_num(cm.diagonal() / cm.sum(1))
-    return EvalResult(float(accuracy_score(y_true, y_pred)), sum(losses) / len(y_true),
-                      per_class, cm, y_true, y_pred, probs_np)
+    probs, y_true = torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    y_pred = probs.argmax(1)
+    return EvalResult(float((y_pred == y_true).mean()), sum(losses) / len(y_true), y_true,
+                      y_pred, probs)
 
 
+# chapter 02
 def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None,
-                    device="cpu") -> tuple[float, int, int]:
-    """One pass of gradient steps over ``loader`` (the model must already be in train mode).
-
-    Returns ``(summed loss, correct predictions, images seen)``, so callers can average them,
-    or first add them up across processes in data-parallel training.
-    """
-    device = torch.device(device)
+                    device="cpu") -> tuple[float, float]:
+    """One pass of gradient steps over `loader`; returns (mean loss, accuracy) on the way."""
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in loader:
-        x, y = _to_device(x, device), y.to(device, non_blocking=True)
+        x, y = to_device(x, device), y.to(device)
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -122,97 +104,44 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None,
         total_loss += loss.item() * len(y)
         correct += (logits.argmax(1) == y).sum().item()
         seen += len(y)
-    return total_loss, correct, seen
+    return total_loss / seen, correct / seen
 
 
-def fit(model: TransferModel, train_data: Dataset, val_data: Dataset | None = None,
-        epochs: int = 3, lr_head: float = 1e-3, lr_body: float | None = None,
-        weight_decay: float = 1e-4, batch_size: int = 32, device="cpu", seed: int = 0,
-        num_workers: int = 0, restore_best: bool = True, progress: bool = True,
-        desc: str = "training") -> list[dict]:
-    """Train ``model`` in place and return its per-epoch history.
+# chapter 02
+@dataclass
+class FitResult:
+    history: pd.DataFrame  # one row per epoch; epoch 0 is the model before training
+    best_epoch: int
+    best_val_acc: float
 
-    Only parameters with ``requires_grad`` train (see :meth:`TransferModel.freeze`); the head
-    uses ``lr_head`` and the body ``lr_body`` (default ``lr_head / 10``), with AdamW and a
-    cosine schedule. With ``val_data`` and ``restore_best``, the weights of the epoch with the
-    best validation accuracy are restored at the end (model selection on validation, never on
-    test).
 
-    Each history entry has ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
-    ``seconds`` (that epoch's wall time, validation included) and ``trainable_params``.
+# chapter 02
+def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: float,
+        lr_body: float, weight_decay: float = 1e-4, device="cpu",
+        desc: str = "training") -> FitResult:
+    """AdamW with a cosine schedule; keeps the epoch with the best validation accuracy.
+
+    Epoch 0, the model as it came in, is a candidate too: training never hands back a
+    model that is worse on validation than its starting point.
     """
-    set_seed(seed)
-    device = torch.device(device)
-    model.to(device).to(memory_format=torch.channels_last)
-    loader = make_loader(train_data, batch_size, shuffle=True, num_workers=num_workers,
-                         seed=seed)
-    optimizer = torch.optim.AdamW(model.parameter_groups(lr_head, lr_body),
+    model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+    optimizer = torch.optim.AdamW(parameter_groups(model, lr_head, lr_body),
                                   weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
-    trainable = model.count_parameters()["trainable"]
-    history, best_acc, best_state = [], -1.0, None
-    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress, leave=False)
-    for epoch in bar:
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(train_loader))
+    val = evaluate(model, val_loader, device)
+    rows = [dict(epoch=0, train_loss=math.nan, train_acc=math.nan, val_loss=val.loss,
+                 val_acc=val.accuracy, seconds=0.0)]
+    best_acc, best_epoch, best_state = val.accuracy, 0, copy.deepcopy(model.state_dict())
+    for epoch in progress(range(1, epochs + 1), desc=desc):
         start = time.perf_counter()
-        model.train()
-        total_loss, correct, seen = train_one_epoch(model, loader, optimizer, scheduler, device)
-        record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
-        if val_data is not None:
-            result = evaluate(model, val_data, device, batch_size=64)
-            record.update(val_loss=result.loss, val_acc=result.accuracy)
-            if restore_best and result.accuracy > best_acc:
-                best_acc = result.accuracy
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        record.update(seconds=time.perf_counter() - start, trainable_params=trainable)
-        history.append(record)
-        bar.set_postfix({k: round(v, 3) for k, v in record.items() if k.endswith("acc")})
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return history
-
-
-# --------------------------------------------------------------------------------------------
-# Checkpoints and prediction
-# --------------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path, model: TransferModel, classes, **meta) -> Path:
-    """Save a model with its label map (class names) and any metadata, to reload anywhere."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"backbone": model.backbone, "classes": list(classes),
-                "state_dict": model.state_dict(), "meta": meta}, path)
-    return path
-
-
-def load_checkpoint(path, device="cpu") -> tuple[TransferModel, list[str], dict]:
-    """Load a checkpoint saved by :func:`save_checkpoint`: ``(model, classes, meta)``.
-
-    Needs no pretrained weights and no internet: every weight comes from the file.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {str(path)!r}.")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-        classes = state["classes"]
-        model = create_model(len(classes), state["backbone"], body_weights="random")
-        model.load_state_dict(state["state_dict"])
-    except (KeyError, RuntimeError, EOFError) as err:
-        raise ValueError(f"{str(path)!r} is not a course checkpoint ({err}).") from err
-    return model.eval().to(device), classes, state.get("meta", {})
-
-
-def predict(model: nn.Module, image, transform, classes, k: int = 3,
-            device="cpu") -> list[tuple[str, float]]:
-    """Top-``k`` ``(class name, probability)`` for one PIL image (or image path)."""
-    from .data import load_rgb
-
-    if isinstance(image, str | Path):
-        image = load_rgb(image)
-    x = _to_device(transform(image.convert("RGB")).unsqueeze(0), torch.device(device))
-    model.eval().to(device)
-    with torch.inference_mode():
-        probs = model(x).float().softmax(1)[0].cpu()
-    top = probs.topk(min(k, len(classes)))
-    return [(classes[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
+        train_mode(model)  # frozen BatchNorm layers stay in eval mode
+        train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, device)
+        val = evaluate(model, val_loader, device)
+        rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
+                         val_loss=val.loss, val_acc=val.accuracy,
+                         seconds=time.perf_counter() - start))
+        if val.accuracy > best_acc:
+            best_acc, best_epoch = val.accuracy, epoch
+            best_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    return FitResult(pd.DataFrame(rows).set_index("epoch"), best_epoch, best_acc)

@@ -116,21 +116,18 @@ class _ErrorReply:
 
 def model_fn(model_dir):
     """Load ``model_dir/model.pt`` (written by ``train.py``): model, classes and transform."""
-    from utils.models import create_model
+    # the same preprocessing and checkpoint loader as training and the chapters: one copy
+    from utils.checkpoint import load_checkpoint, make_transform
 
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
         raise FileNotFoundError(f"No {MODEL_FILE} in {str(model_dir)!r}: was the model trained "
                                 "with train.py?")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    classes = list(state["classes"])
-    model = create_model(len(classes), state.get("backbone", "efficientnet_lite0"),
-                         body_weights="random")
-    model.load_state_dict(state["state_dict"])
-    image_size = int(state.get("meta", {}).get("image_size", 224))
-    return {"model": model.eval().to(device), "classes": classes, "device": device,
-            "image_size": image_size, "transform": eval_transform(image_size, model.backbone)}
+    model, classes, meta = load_checkpoint(path, device)
+    image_size = int(meta.get("image_size", 224))
+    return {"model": model, "classes": classes, "device": device, "image_size": image_size,
+            "transform": make_transform(image_size, backbone=model.backbone)}
 
 
 def input_fn(request_body, content_type, context=None):
@@ -177,22 +174,6 @@ def output_fn(prediction, accept, context=None):
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def eval_transform(image_size: int, backbone: str = "efficientnet_lite0"):
-    """The evaluation transform of ``utils.data.make_transform`` (without importing sklearn)."""
-    from torchvision import transforms
-
-    from utils.models import preprocessing
-
-    prep = preprocessing(backbone)
-    interpolation = transforms.InterpolationMode(prep.interpolation)
-    return transforms.Compose([
-        transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
-        transforms.CenterCrop(image_size),
-        transforms.ToTensor(),
-        transforms.Normalize(prep.mean, prep.std),
-    ])
 
 
 def _media_type(content_type) -> str:

@@ -412,18 +412,20 @@ def train(args, dist: Dist) -> dict:
     from torch import nn
     from torch.utils.data import DataLoader, DistributedSampler
 
-    from utils.data import ImageListDataset, make_transform
-    from utils.models import DEFAULT_BACKBONE, create_model
-    from utils.training import evaluate, save_checkpoint, set_seed, train_one_epoch
+    from utils.checkpoint import make_transform, save_checkpoint
+    from utils.data import ImageListDataset
+    from utils.models import DEFAULT_BACKBONE, create_model, freeze, parameter_groups, train_mode
+    from utils.training import evaluate, make_loader, set_seed, train_one_epoch
 
     classes, train_samples, val_samples, test_samples = load_data(args)
     log(f"data: {len(classes)} classes, train={len(train_samples)} val={len(val_samples)} "
         f"test={len(test_samples)} world_size={dist.world_size} device={dist.device}", dist)
 
     set_seed(args.seed)
-    model = create_model(len(classes), trainable_stages=args.trainable_stages, seed=args.seed)
+    model = freeze(create_model(len(classes), seed=args.seed), args.trainable_stages)
     model.to(dist.device)
-    optimizer = torch.optim.AdamW(model.parameter_groups(args.lr, args.lr_body),
+    lr_body = args.lr / 10 if args.lr_body is None else args.lr_body
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, lr_body),
                                   weight_decay=args.weight_decay)
     train_set = ImageListDataset(train_samples, make_transform(
         args.image_size, train=True, backbone=DEFAULT_BACKBONE, augment=args.augment))
@@ -480,14 +482,14 @@ def train(args, dist: Dist) -> dict:
                             num_workers=args.num_workers,
                             generator=torch.Generator().manual_seed(args.seed + epoch),
                             pin_memory=dist.device.type == "cuda")
-        net.train()
-        total_loss, correct, seen = train_one_epoch(net, loader, optimizer, scheduler,
-                                                    dist.device)
-        total_loss, correct, seen = dist.sum(total_loss, correct, seen)
+        train_mode(net)  # frozen BatchNorm layers stay in eval mode
+        mean_loss, accuracy = train_one_epoch(net, loader, optimizer, scheduler, dist.device)
+        seen = len(sampler)  # this process's images; summed over processes below
+        total_loss, correct, seen = dist.sum(mean_loss * seen, accuracy * seen, seen)
         record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
         if dist.is_main and val_samples:
-            result = evaluate(model, ImageListDataset(val_samples, eval_transform), dist.device,
-                              batch_size=64, num_classes=len(classes))
+            result = evaluate(model, make_loader(ImageListDataset(val_samples, eval_transform),
+                                                 batch_size=64), dist.device)
             record.update(val_loss=result.loss, val_acc=result.accuracy)
         record.update(lr=optimizer.param_groups[0]["lr"],
                       seconds=round(time.perf_counter() - start, 3))
@@ -510,8 +512,8 @@ def train(args, dist: Dist) -> dict:
         if val_accs:
             final.update(best_val_acc=max(val_accs))
         if test_samples:
-            result = evaluate(model, ImageListDataset(test_samples, eval_transform), dist.device,
-                              batch_size=64, num_classes=len(classes))
+            result = evaluate(model, make_loader(ImageListDataset(test_samples, eval_transform),
+                                                 batch_size=64), dist.device)
             final.update(test_loss=result.loss, test_acc=result.accuracy)
         log(format_metrics("final", **final), dist)
         model_dir = Path(args.model_dir)

@@ -1,8 +1,8 @@
 """Run the course's notebooks headless with papermill.
 
-    python -m utils.course                      # every notebook, default parameters
-    python -m utils.course 01 02                # only chapters whose name starts with 01, 02
-    python -m utils.course 01 -p image_size 96  # override a parameter (repeatable)
+    python -m course                      # every notebook, default parameters
+    python -m course 01 02                # only chapters whose name starts with 01, 02
+    python -m course 01 -p image_size 96  # override a parameter (repeatable)
 
 Executed copies go to ``runs/<notebook>.ipynb`` and each notebook writes its measured numbers
 to ``runs/<notebook>/``. The notebooks in ``notebooks/`` are never modified.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
 import time
 from pathlib import Path
 
-from .env import repo_root
+from utils.env import repo_root
 
 NOTEBOOK_DIR = repo_root() / "notebooks"
 RUNS_DIR = repo_root() / "runs"
@@ -42,6 +43,7 @@ def run_notebook(path, parameters: dict | None = None, runs_dir=RUNS_DIR,
     path = Path(path)
     runs_dir = Path(runs_dir)
     params = {"output_dir": str(runs_dir / path.stem), **(parameters or {})}
+    os.environ.setdefault("COURSE_HEADLESS", "1")  # the kernel inherits it: plain progress lines
     runs_dir.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(path), str(runs_dir / path.name), parameters=params, cwd=str(path.parent),

@@ -1,0 +1,7 @@
+"""``python -m course``: run the course's notebooks (see :mod:`course.runner`)."""
+
+import sys
+
+from course.runner import main
+
+sys.exit(main())

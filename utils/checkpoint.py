@@ -1,0 +1,72 @@
+"""What training and serving share: the preprocessing, and the checkpoint with its label map.
+
+A model is only usable with the exact preprocessing it was trained with, so the transform and
+the checkpoint loader live together here, in a module with no heavy imports (no scikit-learn,
+no tqdm). The chapters, the SageMaker training script and the endpoint's ``inference.py`` all
+import this one copy. Blocks marked "chapter NN" are that chapter's ``#| export`` cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torchvision import transforms
+
+from .models import DEFAULT_BACKBONE, TransferModel, create_model, preprocessing
+
+
+# chapter 01
+def make_transform(image_size: int = 128, *, train: bool = False, backbone: str = DEFAULT_BACKBONE,
+                   augment: bool = True) -> transforms.Compose:
+    """Resize, crop and normalise as the pretrained weights expect; random crops for training."""
+    prep = preprocessing(backbone)  # the mean, std and interpolation it was trained with
+    interpolation = transforms.InterpolationMode(prep.interpolation)
+    if train and augment:
+        steps = [transforms.RandomResizedCrop(image_size, scale=(0.6, 1.0),
+                                              interpolation=interpolation),
+                 transforms.RandomHorizontalFlip()]
+    else:  # resize the short side a little larger, then keep the centre
+        steps = [transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
+                 transforms.CenterCrop(image_size)]
+    return transforms.Compose([*steps, transforms.ToTensor(),
+                               transforms.Normalize(prep.mean, prep.std)])
+
+
+# chapter 04
+def save_checkpoint(path, model: TransferModel, classes: list[str], **meta) -> Path:
+    """Save the weights with everything needed to use them: backbone, class names, settings."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"backbone": model.backbone, "classes": list(classes),
+                "state_dict": model.state_dict(), "meta": meta}, path)
+    return path
+
+
+# chapter 04
+def load_checkpoint(path, device="cpu") -> tuple[TransferModel, list[str], dict]:
+    """Rebuild the model from a checkpoint: (model in eval mode, class names, metadata)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {str(path)!r}.")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        classes = state["classes"]
+        # every weight comes from the file: no pretrained download, works offline
+        model = create_model(len(classes), backbone=state["backbone"], pretrained=False)
+        model.load_state_dict(state["state_dict"])
+    except (KeyError, RuntimeError, EOFError) as err:
+        raise ValueError(f"{str(path)!r} is not a course checkpoint ({err}).") from err
+    return model.eval().to(device), classes, state.get("meta", {})
+
+
+# chapter 04
+def predict(model: torch.nn.Module, image: Image.Image, transform, classes: list[str], *,
+            k: int = 3, device="cpu") -> list[tuple[str, float]]:
+    """The top-k (class name, probability) pairs for one PIL image."""
+    x = transform(image.convert("RGB")).unsqueeze(0).to(device)
+    with torch.inference_mode():
+        probs = model.eval().to(device)(x).float().softmax(1)[0].cpu()
+    top = probs.topk(min(k, len(classes)))
+    return [(classes[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]
