@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from utils import data, features, models, training
+from utils import checkpoint, data, features, models, training
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -74,7 +74,7 @@ def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False)
 
 
 def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
-    model = models.create_model(6, trainable_stages="all").train().to(device)
+    model = models.create_model(6).train().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 6, (batch,), device=device)
     if channels_last:
@@ -129,12 +129,12 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
     other = models.create_model(len(splits.classes)).body  # "another body" (same weights)
-    tf = data.make_transform(size)
+    tf = checkpoint.make_transform(size)
     cache = root / "bench_cache"
 
     def extract(net, n=None, num_workers=workers):
         return features.extract_features(net, samples[:n], tf, device, batch, num_workers,
-                                         use_cache=False, progress=False)
+                                         use_cache=False, show_progress=False)
 
     def cold(num_workers=workers):
         features.clear_decoded_cache()
@@ -153,15 +153,17 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     features.clear_decoded_cache()
     first_start = time.perf_counter()
     x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
-                                           cache_dir=cache, progress=False)
+                                           cache_dir=cache, show_progress=False)
     n_train = len(splits.train)
-    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:], epochs=60)
+    classes = len(splits.classes)
+    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:],
+                               num_classes=classes, epochs=60)
     first = time.perf_counter() - first_start
     second_start = time.perf_counter()
     x2, y2, info2 = features.extract_features(body, samples, tf, device, batch, workers,
-                                              cache_dir=cache, progress=False)
+                                              cache_dir=cache, show_progress=False)
     features.train_linear_head(x2[:n_train], y2[:n_train], x2[n_train:], y2[n_train:],
-                               epochs=60)
+                               num_classes=classes, epochs=60)
     second = time.perf_counter() - second_start
     assert info2["cache_hit"], "the second run should have hit the embedding cache"
     out = {} if compare_workers is None else {
@@ -178,19 +180,23 @@ def finetune_throughput(splits, size: int, batch: int, device, workers: int,
                         repeats: int = 2) -> tuple[float, float]:
     """``(fwd+bwd limit, fine-tune)`` images/s, timed interleaved (best of ``repeats``).
 
-    Fine-tune: one epoch of full fine-tuning with the course's ``fit`` (with decoding and
-    augmentation) from a fresh model each round.
+    Fine-tune: one epoch of full fine-tuning with the course's ``train_one_epoch`` (with
+    decoding and augmentation) from a fresh model each round.
     """
-    ds = data.ImageListDataset(splits.train, data.make_transform(size, train=True))
+    ds = data.ImageListDataset(splits.train, checkpoint.make_transform(size, train=True))
     step = _train_step(size, batch, device)
     step()  # warm-up
     epochs = []
 
     def epoch():
-        model = models.create_model(len(splits.classes), trainable_stages="all")
-        history = training.fit(model, ds, epochs=1, batch_size=batch, device=device,
-                               num_workers=workers, progress=False)
-        epochs.append(history[0]["seconds"])
+        model = models.freeze(models.create_model(len(splits.classes)), "all")
+        model.to(device, memory_format=torch.channels_last)
+        loader = training.make_loader(ds, batch_size=batch, shuffle=True, num_workers=workers)
+        optimizer = torch.optim.AdamW(models.parameter_groups(model, 1e-3, 1e-4))
+        start = time.perf_counter()
+        models.train_mode(model)
+        training.train_one_epoch(model, loader, optimizer, None, device)
+        epochs.append(time.perf_counter() - start)
 
     best = _best_seconds({"limit": step, "finetune": epoch}, device, repeats)
     return batch / best["limit"], len(ds) / min(epochs)
@@ -278,7 +284,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-per-class", type=int, default=40)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--course", action="store_true", help="also time python -m utils.course")
+    parser.add_argument("--course", action="store_true", help="also time python -m course")
     parser.add_argument("--tests", action="store_true", help="also time python -m pytest")
     parser.add_argument("--out", default=str(HERE))
     args = parser.parse_args(argv)
@@ -326,7 +332,7 @@ def main(argv=None) -> int:
                           "fp32_train": train_limit(224, 128, device),
                           "bf16_train": train_limit(224, 128, device, bf16=True)}
     if args.course:
-        results["course_s"] = timed([sys.executable, "-m", "utils.course"])
+        results["course_s"] = timed([sys.executable, "-m", "course"])
     if args.tests:
         results["tests_s"] = timed([sys.executable, "-m", "pytest", "-q"])
     out = Path(args.out)

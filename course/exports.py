@@ -80,11 +80,11 @@ def export_cells(notebook: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def chapter_definitions(module_path: Path) -> dict[str, tuple[str, Definition]]:
+def chapter_definitions(module_path: Path, root: Path = ROOT) -> dict[str, tuple[str, Definition]]:
     """``name -> (chapter, definition)`` for the ``# chapter NN`` blocks of a module."""
     code = module_path.read_text()
     lines = code.splitlines()
-    defs, _ = _definitions(code, str(module_path.relative_to(ROOT)))
+    defs, _ = _definitions(code, str(module_path.relative_to(root)))
     out = {}
     for d in defs:
         start = int(d.where.rsplit(":", 1)[1])
@@ -126,7 +126,7 @@ def check(root: Path = ROOT) -> list[Problem]:
                     problems.append(Problem(d.name, d.where, f"differs from {twin.where}:\n{diff}"))
     for path in sorted((root / "utils").glob("*.py")):
         module = "utils." + path.stem
-        for name, (chapter, d) in chapter_definitions(path).items():
+        for name, (chapter, d) in chapter_definitions(path, root).items():
             if (chapter, module, name) not in exported:
                 problems.append(Problem(name, d.where, f"marked '# chapter {chapter}' but chapter "
                                         f"{chapter} has no '#| export {module}' cell defining it"))

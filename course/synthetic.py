@@ -1196,7 +1196,7 @@ def generate(kind: str, out_dir, n_per_class: int = 60, size: int = 128, seed: i
         size: image side in pixels, 32..1024.
         seed: non-negative data-set seed.
         classes: optional subset of class names (default: all of ``KINDS[kind]``).
-        progress: show a ``tqdm.auto`` progress bar.
+        progress: show a progress bar (:func:`utils.env.progress`).
 
     Returns:
         ``out_dir`` as a ``pathlib.Path``.
@@ -1219,9 +1219,9 @@ def generate(kind: str, out_dir, n_per_class: int = 60, size: int = 128, seed: i
     (out_dir / "manifest.json").unlink(missing_ok=True)
     jobs = [(c, i) for c in classes for i in range(n_per_class)]
     if progress:
-        from tqdm.auto import tqdm
+        from utils.env import progress as progress_bar
 
-        jobs = tqdm(jobs, desc=f"synthetic {kind}", unit="img")
+        jobs = progress_bar(jobs, desc=f"synthetic {kind}")
     for c in classes:
         (out_dir / c).mkdir(exist_ok=True)
         _remove_stale(out_dir / c, c, n_per_class)

@@ -10,7 +10,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from utils import course  # noqa: E402
+from course import runner as course  # noqa: E402
 from utils.env import load_metrics  # noqa: E402
 
 

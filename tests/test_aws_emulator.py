@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from utils import aws_emulator
+from course import aws_emulator
 from utils.sagemaker_code.metrics import METRIC_DEFINITIONS
 
 RANGES = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.01",
@@ -55,6 +55,39 @@ def test_split_s3_uri():
     assert aws_emulator.split_s3_uri("s3://b/k/p") == ("b", "k/p")
     with pytest.raises(ValueError, match="not an S3 URI"):
         aws_emulator.split_s3_uri("/local/path")
+
+
+def test_an_endpoint_runs_the_utils_package_shipped_in_its_model(tmp_path, monkeypatch):
+    """model.tar.gz's code/ holds the utils/ the job was trained with: the endpoint imports that
+    copy, not the course package the emulator runs from, and puts the course's back after."""
+    import io
+    import sys
+    from pathlib import Path
+
+    from course import synthetic
+    from utils import checkpoint, models
+    from utils import sagemaker_workflow as smw
+
+    model_dir = tmp_path / "model"
+    smw.stage_source(model_dir / "code")  # what ModelBuilder packs as code/
+    net = models.create_model(3, pretrained=False, seed=0)
+    checkpoint.save_checkpoint(model_dir / "model.pt", net, ["a", "b", "c"], image_size=32)
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")  # restored after the test
+    ours = sys.modules["utils"]
+    try:
+        server = aws_emulator.ModelServer(model_dir)
+        assert Path(server.code_package).is_relative_to(model_dir / "code")
+        assert sys.modules["utils"] is ours
+        assert not any(Path(getattr(m, "__file__", None) or "/").is_relative_to(model_dir)
+                       for name, m in sys.modules.items() if name.startswith("utils."))
+        buffer = io.BytesIO()
+        synthetic.render("flowers", "cup_tulip", size=40, seed=0, index=0).save(buffer, "PNG")
+        status, body, content_type = server.invoke(buffer.getvalue(), "image/png",
+                                                   "application/json")
+    finally:
+        sys.modules.pop("inference", None)
+    assert status == 200 and content_type == "application/json"
+    assert json.loads(body)["predictions"][0]["label"] in {"a", "b", "c"}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ def test_pretrained_body_with_new_head_wins(executed):
 def test_option_b_shape_mismatch_is_explained(executed):
     m = executed("03")
     assert "1000 units" in m["mismatch"]
+    assert "size mismatch" in m["mismatch"]  # PyTorch's own words, from load_state_dict
     assert len(set(unit for unit, _ in m["imagenet_rows"].values())) == len(m["imagenet_rows"])
 
 

@@ -43,7 +43,8 @@ def test_tuning_ran_every_trial_and_picked_the_best(m):
     assert m["tuning_status"] == "Completed"
     assert len(trials) == m["tuning_estimate"]["jobs"]
     assert all(t["status"] == "Completed" and t["objective"] is not None for t in trials)
-    assert len({(t["lr"], t["trainable_stages"]) for t in trials}) == len(trials)
+    assert len({(t["hyperparameters"]["lr"], t["hyperparameters"]["trainable_stages"])
+                for t in trials}) == len(trials)
     assert m["best_objective"] == max(t["objective"] for t in trials)
     assert m["best_job"] in {t["job"] for t in trials}
 

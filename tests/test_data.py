@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils import data
+from utils import checkpoint, data
 
 
 def make_folder(root, classes=("a", "b", "c"), n=8, size=40, ext="png"):
@@ -138,15 +138,15 @@ def test_download_offline_gives_clear_error(tmp_path, monkeypatch):
 
 def test_transforms_shapes_and_normalisation(tmp_path):
     img = Image.new("RGB", (90, 60), (255, 255, 255))
-    x = data.make_transform(48)(img)
+    x = checkpoint.make_transform(48)(img)
     assert tuple(x.shape) == (3, 48, 48) and float(x.max()) == pytest.approx(1.0)  # (1-.5)/.5
-    assert tuple(data.make_transform(48, train=True)(img).shape) == (3, 48, 48)
+    assert tuple(checkpoint.make_transform(48, train=True)(img).shape) == (3, 48, 48)
 
 
 def test_dataset_and_clear_error_for_unreadable_image(tmp_path):
     make_folder(tmp_path)
     _, samples, _ = data.scan_image_folder(tmp_path)
-    ds = data.ImageListDataset(samples, data.make_transform(32))
+    ds = data.ImageListDataset(samples, checkpoint.make_transform(32))
     x, y = ds[0]
     assert tuple(x.shape) == (3, 32, 32) and y == 0 and len(ds) == 24
     bad = tmp_path / "bad.png"

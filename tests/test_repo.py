@@ -58,3 +58,59 @@ def test_readme_documents_the_two_commands():
     assert "python -m course" in readme and "python -m pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "requirements.txt" in ci and "python -m pytest" in ci
+
+
+# What each chapter writes itself, in its own code cells (not hidden in utils/).
+TAUGHT = {
+    "01": ["timm.create_model", "load_state_dict(", ".softmax(", ".topk(5",
+           "register_forward_hook"],
+    "02": ["requires_grad_(False)", "nn.Linear", '"lr"', ".eval()", "loss.backward()",
+           "optimizer.step()", "torch.inference_mode()", "torch.optim.AdamW"],
+    "03": ["state_dict()", "load_state_dict(", "RuntimeError"],
+    "04": ["torch.save", "torch.load", "softmax"],
+    "05": ["nn.Module", "def forward"],
+}
+
+
+def _code(nb) -> str:
+    return "\n".join("".join(c["source"]) for c in _cells(nb) if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("chapter", sorted(TAUGHT))
+def test_chapter_writes_the_pytorch_it_teaches(chapter):
+    (nb,) = course.notebooks([chapter])
+    code = _code(nb)
+    missing = [construct for construct in TAUGHT[chapter] if construct not in code]
+    assert not missing, f"{nb.name}: its code cells never write {missing}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_imports_the_installed_package(nb):
+    code = _code(nb)
+    assert "sys.path" not in code, f"{nb.name}: the course is pip-installed; no sys.path cell"
+    for gone in ("experiments", "scenarios"):
+        assert f"utils.{gone}" not in code and f" {gone}." not in code, nb.name
+
+
+def test_utils_holds_only_what_the_learner_uses():
+    """The machinery (generator, emulator, runner, export check) lives in course/."""
+    learner = {p.stem for p in (ROOT / "utils").glob("*.py")}
+    assert not learner & {"synthetic", "aws_emulator", "course", "runner", "exports",
+                          "experiments", "scenarios"}
+    assert {"runner", "synthetic", "aws_emulator", "exports"} <= {
+        p.stem for p in (ROOT / "course").glob("*.py")}
+
+
+def test_no_module_imports_another_modules_private_names():
+    import re
+
+    private_import = re.compile(r"from\s+[\w.]+\s+import\s+\(?[^)\n]*\b_[a-z]\w*")
+    private_use = re.compile(r"\b(?:data|models|training|features|checkpoint|plots|env|quiz|"
+                             r"questions|costs|search|synthetic|aws_emulator|exports)\._[a-z]")
+    offenders = []
+    for path in [*ROOT.glob("utils/**/*.py"), *ROOT.glob("course/*.py"),
+                 *ROOT.glob("benchmarks/*.py")]:
+        text = path.read_text()
+        if private_import.search(text) or private_use.search(text):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, offenders

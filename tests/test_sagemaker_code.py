@@ -29,12 +29,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from course import aws_emulator, synthetic
+from utils.checkpoint import load_checkpoint, make_transform, predict
 from utils.sagemaker_code import inference
 from utils.sagemaker_code import train as sm_train
 from utils.sagemaker_code.metrics import METRIC_DEFINITIONS, parse_metrics
-from utils.training import load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE = ROOT / "utils" / "sagemaker_code"
@@ -198,7 +199,7 @@ def test_v3_launch_path_trains_and_writes_the_model(v3_run):
     assert "ignoring channels: code, sm_drivers" in v3_run["log"]
     model_dir = v3_run["base"] / "model"
     model, classes, meta = load_checkpoint(model_dir / "model.pt")
-    assert classes == CLASSES and model.num_classes == 3
+    assert classes == CLASSES and model.head.out_features == 3
     assert meta["image_size"] == 32 and meta["hyperparameters"]["use_spot"] is False
     assert json.loads((model_dir / "classes.json").read_text()) == CLASSES
     history = json.loads((v3_run["base"] / "output" / "data" / "metrics.json").read_text())
@@ -282,6 +283,17 @@ def test_missing_or_empty_training_channel(make, tmp_path, monkeypatch, capsys):
     assert ("does not exist" if make == "missing" else "No class folders") in err
     failure = (Path(env["SM_OUTPUT_DIR"]) / "failure").read_text()
     assert failure.startswith("Data error:")
+
+
+@pytest.mark.parametrize(("option", "words"), [(["--backbone", "vgg99"], "Unknown backbone"),
+                                               (["--trainable_stages", "99"], "trainable_stages")])
+def test_settings_the_model_cannot_take_are_a_one_line_error(option, words, flowers, tmp_path,
+                                                             monkeypatch, capsys):
+    env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": str(flowers)}
+    rc, _, err = run_main(monkeypatch, capsys, ["--image_size", "32", *option], env)
+    assert rc == 2
+    assert err.startswith("ERROR: Settings error:") and words in err and "Traceback" not in err
+    assert (Path(env["SM_OUTPUT_DIR"]) / "failure").read_text().startswith("Settings error:")
 
 
 def _free_port() -> int:
@@ -492,12 +504,30 @@ def test_functions_raise_toolkit_errors_when_called_directly():
     assert info.value.status_code == 400 and "Could not decode" in info.value.message
 
 
-def test_inference_transform_matches_the_course_transform():
-    from utils.data import make_transform
-
+def test_endpoint_preprocesses_and_predicts_like_the_course(v3_run, endpoint):
+    """inference.py holds no copy of the preprocessing or the checkpoint loading: what it serves
+    is utils.checkpoint's transform and model, so it answers what the model answers locally."""
+    model_dir = v3_run["base"] / "model"
+    served = inference.model_fn(model_dir)
+    model, classes, meta = load_checkpoint(model_dir / "model.pt")
+    assert served["classes"] == classes and served["image_size"] == meta["image_size"] == 32
+    transform = make_transform(meta["image_size"], backbone=model.backbone)
     image = synthetic.render("flowers", "cup_tulip", size=48, seed=0, index=1)
-    expected = make_transform(40, train=False)(image)
-    assert torch.equal(inference.eval_transform(40)(image), expected)
+    assert torch.equal(served["transform"](image), transform(image))
+    assert torch.equal(served["transform"](image), served["transform"](image))  # no augmenting
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(served["model"].state_dict()[key].cpu(), tensor), key
+
+    jpeg = _photo("JPEG")
+    local = predict(model, Image.open(io.BytesIO(jpeg)), transform, classes, k=3)
+    direct = inference.predict_fn(inference.input_fn(jpeg, "image/jpeg"), served)
+    status, body, _ = endpoint(jpeg, "image/jpeg")
+    assert status == 200
+    for reply in (direct, json.loads(body)):
+        top = reply["predictions"][0]["top_k"]
+        assert [p["label"] for p in top] == [name for name, _ in local]
+        for p, (_, prob) in zip(top, local, strict=True):
+            assert p["probability"] == pytest.approx(prob, abs=1e-5)
 
 
 def test_container_requirements_are_pinned():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
@@ -71,8 +72,9 @@ def test_staged_source_holds_the_job_code_and_the_course_package(tmp_path):
     names = {p.name for p in source.iterdir()}
     assert names == {"train.py", "inference.py", "metrics.py", "requirements.txt", "utils"}
     shipped = {p.name for p in (source / "utils").iterdir()}
-    assert {"models.py", "data.py", "training.py", "__init__.py"} <= shipped
-    assert not {"sagemaker_code", "aws_emulator.py", "__pycache__"} & shipped
+    assert {"models.py", "data.py", "training.py", "checkpoint.py", "__init__.py"} <= shipped
+    assert not {"sagemaker_code", "sagemaker_workflow.py", "aws_emulator.py",
+                "__pycache__"} & shipped
     again = smw.stage_source(tmp_path / "src")  # re-staging replaces, never merges
     assert {p.name for p in again.iterdir()} == names
 
@@ -91,16 +93,34 @@ def test_export_image_folder_lays_out_one_folder_per_class(tmp_path):
 
 def test_cost_estimate_is_the_worst_case_of_max_run():
     rates = {"ml.m5.xlarge": 0.23}
-    one = smw.job_cost_estimate("ml.m5.xlarge", 1, 1800, rates, True, 0.7)
-    assert one["worst_case_usd"] == pytest.approx(0.115)
-    assert one["with_spot_usd"] == pytest.approx(0.115 * 0.3)
-    assert one["expected_usd"] == one["with_spot_usd"]
-    tuning = smw.job_cost_estimate("ml.m5.xlarge", 2, 1800, rates, False, 0.7, jobs=4)
-    assert tuning["worst_case_usd"] == pytest.approx(8 * 0.115)
-    assert tuning["expected_usd"] == tuning["worst_case_usd"]
-    assert "4 job(s)" in smw.format_estimate(tuning, "Tuning")
+    one = smw.job_cost_estimate(instance_type="ml.m5.xlarge", instance_count=1, max_run_s=1800,
+                                use_spot=True, hourly_rates=rates, spot_savings=0.7)
+    assert one.worst_case_usd == pytest.approx(0.115)
+    assert one.with_spot_usd == pytest.approx(0.115 * 0.3)
+    assert one.expected_usd == one.with_spot_usd
+    tuning = smw.job_cost_estimate(instance_type="ml.m5.xlarge", instance_count=2,
+                                   max_run_s=1800, use_spot=False, jobs=4, hourly_rates=rates,
+                                   spot_savings=0.7)
+    assert tuning.worst_case_usd == pytest.approx(8 * 0.115)
+    assert tuning.expected_usd == tuning.worst_case_usd
+    table = smw.estimate_table({"Training": one, "Tuning": tuning})
+    assert list(table.index) == ["Training", "Tuning"] and table.loc["Tuning", "jobs"] == 4
+    assert table.loc["Tuning", "worst_case_usd"] == tuning.worst_case_usd
     with pytest.raises(KeyError, match="No hourly rate for 'ml.p5.48xlarge'"):
-        smw.job_cost_estimate("ml.p5.48xlarge", 1, 60, rates, True, 0.7)
+        smw.job_cost_estimate(instance_type="ml.p5.48xlarge", instance_count=1, max_run_s=60,
+                              use_spot=True, hourly_rates=rates, spot_savings=0.7)
+
+
+def test_rates_default_to_the_course_cost_module():
+    from utils import costs
+
+    estimate = smw.job_cost_estimate(instance_type="ml.m5.xlarge", instance_count=1,
+                                     max_run_s=3600, use_spot=True)
+    assert estimate.worst_case_usd == pytest.approx(costs.HOURLY_RATES["ml.m5.xlarge"])
+    assert estimate.with_spot_usd == pytest.approx(
+        costs.HOURLY_RATES["ml.m5.xlarge"] * (1 - costs.SPOT_SAVINGS))
+    assert smw.measured_bill(billable_seconds=3600, instance_count=1,
+                             instance_type="ml.m5.large") == costs.HOURLY_RATES["ml.m5.large"]
 
 
 class _Runtime:
@@ -128,7 +148,7 @@ def test_predict_turns_a_model_error_into_one_clear_line():
     runtime = _Runtime(_model_error(415, json.dumps({"error": "Content type 'text/csv' is not "
                                                               "supported.", "status": 415})))
     with pytest.raises(smw.EndpointRequestError) as info:
-        smw.predict(runtime, "ep", b"1,2", "text/csv")
+        smw.predict(runtime, "ep", b"1,2", content_type="text/csv")
     assert info.value.status == 415
     assert str(info.value) == "The endpoint answered 415: Content type 'text/csv' is not " \
                               "supported."
@@ -137,9 +157,10 @@ def test_predict_turns_a_model_error_into_one_clear_line():
 def test_predict_passes_other_errors_through_and_parses_replies():
     other = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "Invoke")
     with pytest.raises(ClientError):
-        smw.predict(_Runtime(other), "ep", b"", "image/png")
+        smw.predict(_Runtime(other), "ep", b"", content_type="image/png")
     runtime = _Runtime(reply={"predictions": [], "k": 2})
-    assert smw.predict(runtime, "ep", b'{"image": "abc"}', "application/json", k=2)["k"] == 2
+    assert smw.predict(runtime, "ep", b'{"image": "abc"}', content_type="application/json",
+                       k=2)["k"] == 2
     assert json.loads(runtime.calls[0]["Body"])["k"] == 2
 
 
@@ -184,32 +205,56 @@ def test_cleanup_deletes_what_exists_and_tolerates_what_does_not():
 
 
 def test_pipeline_question_answer_and_evidence():
-    from utils import quiz
+    from utils import questions, quiz
 
-    question = smw.pipeline_question()
+    question = questions.pipeline_question()
     feedback = quiz.check_answer(question, "b", {"endpoint_acc": 0.9, "trials": 4})
     assert feedback.correct and "90%" in feedback.message and "4 trials" in feedback.message
     assert not quiz.check_answer(question, "D", {"endpoint_acc": 0.9, "trials": 4}).correct
 
 
 def test_trials_table_marks_the_tuners_best():
-    trials = [{"job": "t1", "lr": "0.001", "trainable_stages": "2", "objective": 0.5,
-               "billable_seconds": 9},
-              {"job": "t2", "lr": "0.01", "trainable_stages": "all", "objective": 0.75,
-               "billable_seconds": 12},
-              {"job": "t3", "lr": "0.1", "trainable_stages": "0", "objective": None,
-               "billable_seconds": None}]
-    lines = smw.format_trials(trials, best_job="t2").splitlines()
-    assert len(lines) == 4 and "val_acc" in lines[0]
-    assert lines[2].endswith("<- best") and "0.750" in lines[2]
-    assert "<- best" not in lines[1] + lines[3] and " - " in lines[3]
+    def trial(job, lr, stages, objective, seconds):
+        return smw.Trial(job=job, status="Completed", objective=objective,
+                         hyperparameters={"lr": lr, "trainable_stages": stages},
+                         billable_seconds=seconds)
+
+    trials = [trial("t1", "0.001", "2", 0.5, 9), trial("t2", "0.01", "all", 0.75, 12),
+              trial("t3", "0.1", "0", None, None)]
+    table = smw.trials_table(trials, best_job="t2")
+    assert list(table.index) == [1, 2, 3] and "val_acc" in table.columns
+    assert table.loc[2, "best"] and table.loc[2, "val_acc"] == 0.75
+    assert not table.loc[1, "best"] and not table.loc[3, "best"]
+    assert pd.isna(table.loc[3, "val_acc"])
+    assert table["lr"].tolist() == [0.001, 0.01, 0.1]  # numbers, for sorting and plotting
+    assert table["trainable_stages"].tolist() == ["2", "all", "0"]  # "all" keeps them text
+
+
+def test_tuning_trials_reads_the_service_in_launch_order():
+    class Client:
+        def list_training_jobs_for_hyper_parameter_tuning_job(self, **kw):
+            return {"TrainingJobSummaries": [
+                {"TrainingJobName": "tune-002", "TrainingJobStatus": "Failed",
+                 "TunedHyperParameters": {"lr": "0.1"}},
+                {"TrainingJobName": "tune-001", "TrainingJobStatus": "Completed",
+                 "TunedHyperParameters": {"lr": "0.01"},
+                 "FinalHyperParameterTuningJobObjectiveMetric": {"Value": 0.5}}]}
+
+        def describe_training_job(self, TrainingJobName):  # noqa: N803 - boto3's names
+            return {"BillableTimeInSeconds": 7} if TrainingJobName == "tune-001" else {}
+
+    first, second = smw.tuning_trials(Client(), "tune")
+    assert first == smw.Trial(job="tune-001", status="Completed", hyperparameters={"lr": "0.01"},
+                              objective=0.5, billable_seconds=7)
+    assert (second.job, second.objective, second.billable_seconds) == ("tune-002", None, None)
 
 
 def test_measured_bill():
-    assert smw.measured_bill(3600, 2, "ml.m5.xlarge", {"ml.m5.xlarge": 0.23}) == \
-        pytest.approx(0.46)
+    assert smw.measured_bill(billable_seconds=3600, instance_count=2, instance_type="ml.m5.xlarge",
+                             hourly_rates={"ml.m5.xlarge": 0.23}) == pytest.approx(0.46)
     with pytest.raises(KeyError, match="No hourly rate"):
-        smw.measured_bill(1, 1, "ml.x", {})
+        smw.measured_bill(billable_seconds=1, instance_count=1, instance_type="ml.x",
+                          hourly_rates={})
 
 
 def test_cleanup_tries_everything_then_reports_what_is_left():

@@ -1,11 +1,14 @@
-"""Unit tests for utils.training, utils.features, utils.quiz and utils.env."""
+"""Unit tests for utils.training, utils.features, utils.checkpoint, utils.quiz and utils.env."""
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from utils import data, env, features, models, quiz, training
+from utils import checkpoint, data, env, features, models, quiz, training
 
 
 @pytest.fixture(scope="module")
@@ -27,62 +30,95 @@ def splits(easy_folder):
     return data.load_image_folder(easy_folder, seed=0)
 
 
+def _loaders(splits, size=32, batch_size=8, seed=0):
+    train_tf, tf = checkpoint.make_transform(size, train=True), checkpoint.make_transform(size)
+    return (training.make_loader(data.ImageListDataset(splits.train, train_tf),
+                                 batch_size=batch_size, shuffle=True, seed=seed),
+            training.make_loader(data.ImageListDataset(splits.val, tf), batch_size=64))
+
+
 def test_fit_records_history_and_learns(splits):
-    model = models.create_model(2, trainable_stages=1, seed=0)
-    tf = data.make_transform(32)
-    history = training.fit(model, data.ImageListDataset(splits.train, tf),
-                           data.ImageListDataset(splits.val, tf), epochs=2, lr_head=1e-2,
-                           batch_size=8, progress=False)
-    assert [h["epoch"] for h in history] == [1, 2]
-    keys = {"train_loss", "train_acc", "val_loss", "val_acc", "seconds", "trainable_params"}
-    assert keys <= set(history[0])
-    assert history[0]["trainable_params"] == model.count_parameters()["trainable"]
-    result = training.evaluate(model, data.ImageListDataset(splits.test, tf))
-    assert result.accuracy >= 0.75
-    assert result.confusion.shape == (2, 2) and result.confusion.sum() == len(splits.test)
-    assert result.probs.shape == (len(splits.test), 2)
-    np.testing.assert_allclose(result.probs.sum(1), 1, rtol=1e-5)
+    model = models.freeze(models.create_model(2, seed=0), 1)
+    train, val = _loaders(splits)
+    result = training.fit(model, train, val, epochs=2, lr_head=1e-2, lr_body=1e-3)
+    assert list(result.history.index) == [0, 1, 2]  # epoch 0: the model before training
+    assert {"train_loss", "train_acc", "val_loss", "val_acc", "seconds"} <= set(
+        result.history.columns)
+    assert result.best_val_acc == result.history["val_acc"].max()
+    assert result.history.loc[result.best_epoch, "val_acc"] == result.best_val_acc
+    test = training.make_loader(data.ImageListDataset(splits.test, checkpoint.make_transform(32)))
+    evaluated = training.evaluate(model, test)
+    assert evaluated.accuracy >= 0.75
+    assert evaluated.probs.shape == (len(splits.test), 2)
+    assert evaluated.y_true.tolist() == [label for _, label in splits.test]
+    np.testing.assert_allclose(evaluated.probs.sum(1), 1, rtol=1e-5)
+
+
+def test_fit_never_returns_a_model_worse_than_its_start(splits):
+    """Epoch 0 is a candidate: a ruinous learning rate cannot make the result worse on val."""
+    model = models.freeze(models.create_model(2, seed=0), 0)
+    train, val = _loaders(splits)
+    head, _ = features.train_linear_head(*features.embed(model.body, train),
+                                         *features.embed(model.body, val), num_classes=2,
+                                         epochs=30, lr=1e-2)
+    model.head.load_state_dict(head.state_dict())  # start from a good head
+    start = training.evaluate(model, val).accuracy
+    models.freeze(model, "all")
+    result = training.fit(model, train, val, epochs=2, lr_head=50.0, lr_body=50.0)
+    assert result.history["val_acc"].iloc[1:].min() < start  # the training itself got worse
+    assert result.best_epoch == 0
+    assert training.evaluate(model, val).accuracy == pytest.approx(start)
 
 
 def test_fit_is_reproducible(splits):
-    tf = data.make_transform(32)
     runs = []
     for _ in range(2):
+        training.set_seed(3)
         model = models.create_model(2, seed=3)
-        runs.append(training.fit(model, data.ImageListDataset(splits.train, tf), epochs=1,
-                                 batch_size=8, seed=3, progress=False)[0]["train_loss"])
+        train, val = _loaders(splits, seed=3)
+        runs.append(training.fit(model, train, val, epochs=1, lr_head=1e-3, lr_body=1e-4)
+                    .history.loc[1, "train_loss"])
     assert runs[0] == pytest.approx(runs[1])
 
 
 def test_frozen_body_does_not_change_during_fit(splits):
-    model = models.create_model(2, trainable_stages=0, seed=0)
+    model = models.freeze(models.create_model(2, seed=0), 0)
     before = {k: v.clone() for k, v in model.body.state_dict().items()}
-    training.fit(model, data.ImageListDataset(splits.train, data.make_transform(32)), epochs=1,
-                 batch_size=8, progress=False)
+    training.fit(model, *_loaders(splits), epochs=1, lr_head=1e-2, lr_body=1e-3)
     after = model.body.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # BN statistics included
 
 
 def test_checkpoint_roundtrip_predicts_the_same(splits, tmp_path):
-    tf = data.make_transform(32)
+    tf = checkpoint.make_transform(32)
     model = models.create_model(2, seed=0)
-    path = training.save_checkpoint(tmp_path / "m.pt", model, splits.classes, epochs=0)
-    loaded, classes, meta = training.load_checkpoint(path)
+    path = checkpoint.save_checkpoint(tmp_path / "m.pt", model, splits.classes, epochs=0)
+    loaded, classes, meta = checkpoint.load_checkpoint(path)
     assert classes == splits.classes and meta == {"epochs": 0}
-    ds = data.ImageListDataset(splits.test, tf)
-    a, b = training.evaluate(model, ds), training.evaluate(loaded, ds)
+    test = training.make_loader(data.ImageListDataset(splits.test, tf))
+    a, b = training.evaluate(model, test), training.evaluate(loaded, test)
     np.testing.assert_allclose(a.probs, b.probs, atol=1e-6)
-    top = training.predict(loaded, splits.test[0][0], tf, classes, k=2)
+    top = checkpoint.predict(loaded, data.load_rgb(splits.test[0][0]), tf, classes, k=2)
     assert [c for c, _ in top] in (["dark", "bright"], ["bright", "dark"])
     assert sum(p for _, p in top) == pytest.approx(1, abs=1e-5)
 
 
 def test_load_checkpoint_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
-        training.load_checkpoint(tmp_path / "missing.pt")
+        checkpoint.load_checkpoint(tmp_path / "missing.pt")
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a course checkpoint"):
-        training.load_checkpoint(tmp_path / "other.pt")
+        checkpoint.load_checkpoint(tmp_path / "other.pt")
+
+
+def test_checkpoint_module_is_light():
+    """Serving imports utils.checkpoint: it must not pull in scikit-learn, pandas or the
+    course modules that need them (tqdm may come with torch.hub, which torchvision imports)."""
+    code = ("import sys, utils.checkpoint; heavy = {'sklearn', 'pandas', 'utils.training', "
+            "'utils.features', 'utils.data'} & set(sys.modules) | "
+            "{'sklearn', 'pandas'} & {m.split('.')[0] for m in sys.modules}; print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_get_device():
@@ -93,19 +129,22 @@ def test_get_device():
             training.get_device("cuda")
 
 
-def test_feature_cache_hits_and_invalidates(splits, tmp_path):
+def test_embed_matches_the_body_and_is_cached(splits, tmp_path):
     body = models.create_model(2).body
-    tf = data.make_transform(32)
+    tf = checkpoint.make_transform(32)
+    x0, y0 = features.embed(body, training.make_loader(data.ImageListDataset(splits.train, tf)))
     x1, y1, info1 = features.extract_features(body, splits.train, tf, cache_dir=tmp_path,
-                                              progress=False)
+                                              show_progress=False)
     x2, y2, info2 = features.extract_features(body, splits.train, tf, cache_dir=tmp_path,
-                                              progress=False)
+                                              show_progress=False)
     assert not info1["cache_hit"] and info2["cache_hit"]
     assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (len(splits.train), 1280)
-    _, _, info3 = features.extract_features(body, splits.train, data.make_transform(40),
-                                            cache_dir=tmp_path, progress=False)
+    torch.testing.assert_close(x0, x1, atol=1e-4, rtol=1e-4)
+    assert torch.equal(y0, y1)
+    _, _, info3 = features.extract_features(body, splits.train, checkpoint.make_transform(40),
+                                            cache_dir=tmp_path, show_progress=False)
     assert not info3["cache_hit"]  # another transform is another key
-    other_body = models.create_model(2, body_weights="random").body
+    other_body = models.create_model(2, pretrained=False).body
     assert features.cache_key(other_body, splits.train, tf) != features.cache_key(
         body, splits.train, tf)
 
@@ -115,8 +154,9 @@ def test_linear_head_on_separable_features():
     x = torch.randn(200, 16, generator=g)
     x[:, 0] *= 4  # one strongly informative feature among 16
     y = (x[:, 0] > 0).long()
-    head, history = features.train_linear_head(x[:150], y[:150], x[150:], y[150:], epochs=30)
-    assert isinstance(head, torch.nn.Linear) and len(history) == 30
+    head, best_epoch = features.train_linear_head(x[:150], y[:150], x[150:], y[150:],
+                                                  num_classes=2, epochs=30)
+    assert isinstance(head, torch.nn.Linear) and 1 <= best_epoch <= 30
     assert features.head_accuracy(head, x[150:], y[150:]) > 0.9
     assert features.linear_probe_accuracy(x[:150], y[:150], x[150:], y[150:]) > 0.9
     assert features.knn_accuracy(x[:, :1], y) > 0.9

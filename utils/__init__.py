@@ -1,14 +1,23 @@
-"""Shared code for the transfer-learning course.
+"""The learner's library: the code the chapters write, for later chapters to reuse.
 
-Every notebook imports what it needs from here, so the chapters stay short and readable:
+Each function or class marked ``# chapter NN`` here is written, identically, in chapter NN's
+``#| export`` cells (``tests/test_exports.py`` keeps them equal):
 
-* :mod:`utils.models`: pretrained backbones, new heads, freezing and BatchNorm handling.
+* :mod:`utils.models`: the pretrained network, the head swap, freezing, BatchNorm handling,
+  parameter groups, feature maps (chapters 01-03, 05).
+* :mod:`utils.training`: the epoch loop, evaluation and model selection (chapter 02).
+* :mod:`utils.features`: embedding once and a linear head on the embeddings (chapter 02), with a
+  disk cache.
+* :mod:`utils.checkpoint`: the preprocessing and the checkpoint shared by training and serving
+  (chapters 01, 04).
+* :mod:`utils.initialisation`: the four answers to the cat-breed question (chapter 03).
 * :mod:`utils.data`: synthetic, downloaded and your own ImageFolder datasets, split and checked.
-* :mod:`utils.synthetic`: the offline generator of flower, cat and non-flower images.
-* :mod:`utils.features`: cached embeddings and linear heads (feature extraction).
-* :mod:`utils.training`: the training loop, evaluation, checkpoints, prediction.
-* :mod:`utils.plots`: the figures.
-* :mod:`utils.env`: environment check and where-am-I helpers.
+* :mod:`utils.questions`, :mod:`utils.quiz`: the exam-style questions and the self-check widget.
+* :mod:`utils.costs`, :mod:`utils.search`: what compute costs; random hyperparameter search.
+* :mod:`utils.plots`, :mod:`utils.env`: figures; environment check, metrics and progress bars.
+* :mod:`utils.sagemaker_workflow` and ``sagemaker_code/``: chapter 06's SageMaker side.
+
+The course's machinery (the runner, the image generator, the AWS emulator) is in :mod:`course`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

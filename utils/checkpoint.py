@@ -8,6 +8,7 @@ import this one copy. Blocks marked "chapter NN" are that chapter's ``#| export`
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -37,10 +38,15 @@ def make_transform(image_size: int = 128, *, train: bool = False, backbone: str 
 # chapter 04
 def save_checkpoint(path, model: TransferModel, classes: list[str], **meta) -> Path:
     """Save the weights with everything needed to use them: backbone, class names, settings."""
+    if len(classes) != model.head.out_features:
+        raise ValueError(f"{len(classes)} class names for a head with "
+                         f"{model.head.out_features} outputs: they must match one to one.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"backbone": model.backbone, "classes": list(classes),
-                "state_dict": model.state_dict(), "meta": meta}, path)
+    torch.save({"backbone": model.backbone,  # which architecture (and preprocessing) to rebuild
+                "classes": list(classes),  # the label map: output i is classes[i]
+                "state_dict": model.state_dict(),  # every weight, body and head
+                "meta": meta}, path)  # anything else worth keeping, e.g. the image size
     return path
 
 
@@ -51,12 +57,13 @@ def load_checkpoint(path, device="cpu") -> tuple[TransferModel, list[str], dict]
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {str(path)!r}.")
     try:
+        # weights_only: tensors and plain Python values only, never arbitrary pickled code
         state = torch.load(path, map_location=device, weights_only=True)
         classes = state["classes"]
         # every weight comes from the file: no pretrained download, works offline
         model = create_model(len(classes), backbone=state["backbone"], pretrained=False)
         model.load_state_dict(state["state_dict"])
-    except (KeyError, RuntimeError, EOFError) as err:
+    except (KeyError, TypeError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise ValueError(f"{str(path)!r} is not a course checkpoint ({err}).") from err
     return model.eval().to(device), classes, state.get("meta", {})
 
@@ -65,8 +72,12 @@ def load_checkpoint(path, device="cpu") -> tuple[TransferModel, list[str], dict]
 def predict(model: torch.nn.Module, image: Image.Image, transform, classes: list[str], *,
             k: int = 3, device="cpu") -> list[tuple[str, float]]:
     """The top-k (class name, probability) pairs for one PIL image."""
-    x = transform(image.convert("RGB")).unsqueeze(0).to(device)
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"predict takes a PIL image, got {type(image).__name__}; open a file "
+                        "with utils.data.load_rgb(path) first.")
+    x = transform(image.convert("RGB")).unsqueeze(0).to(device)  # a batch of one image
     with torch.inference_mode():
-        probs = model.eval().to(device)(x).float().softmax(1)[0].cpu()
-    top = probs.topk(min(k, len(classes)))
+        scores = model.eval().to(device)(x).float()
+    probs = scores.softmax(1)[0].cpu()  # scores -> probabilities that sum to 1
+    top = probs.topk(min(k, len(classes)))  # the k largest, largest first
     return [(classes[i], float(p)) for p, i in zip(top.values, top.indices, strict=True)]

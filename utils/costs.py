@@ -31,6 +31,9 @@ def cost_table(seconds: dict, *, hourly_rates: dict = HOURLY_RATES,
     """
     if not 0 <= spot_savings < 1:
         raise ValueError(f"spot_savings must be in [0, 1), got {spot_savings}.")
+    for instance, rate in hourly_rates.items():
+        if rate < 0:
+            raise ValueError(f"The hourly rate of {instance!r} must be >= 0, got {rate}.")
     rows = []
     for option, secs in seconds.items():
         if secs < 0:

@@ -18,6 +18,7 @@ Sources (the ``source`` argument of :func:`load_dataset`):
 
 from __future__ import annotations
 
+import math
 import random
 import warnings
 from collections import Counter
@@ -317,33 +318,74 @@ def download_dataset(source: str, data_root=DATA_ROOT) -> Path:
 # --------------------------------------------------------------------------------------------
 
 
-def load_rgb(path) -> Image.Image:
-    """Open an image file as RGB, with a clear error if it cannot be decoded."""
+def load_rgb(path, *, short_side: int | None = None) -> Image.Image:
+    """Open an image file as RGB, with a clear error if it cannot be decoded.
+
+    With ``short_side``, the image is shrunk so that its shorter side is ``short_side`` pixels
+    (never enlarged). A JPEG is then decoded at reduced scale (``Image.draft``: the decoder
+    skips detail it would throw away), which is several times faster for large photos.
+    """
     try:
         with Image.open(path) as img:
-            return img.convert("RGB")
+            if short_side is None:
+                return img.convert("RGB")
+            scale = short_side / min(img.size)
+            if scale < 1:
+                # draft picks the smallest JPEG scale (1/2, 1/4, 1/8) still >= the requested size
+                img.draft("RGB", (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
+            img = img.convert("RGB")
+            scale = short_side / min(img.size)
+            if scale < 1:
+                size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
+                img = img.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
+            return img
     except (OSError, UnidentifiedImageError) as err:
         raise DataError(f"Cannot read image {str(path)!r}: {err}") from err
 
 
 class ImageListDataset(Dataset):
-    """A torch ``Dataset`` over ``(path, label)`` pairs with a transform."""
+    """A torch ``Dataset`` over ``(path, label)`` pairs with a transform.
 
-    def __init__(self, samples, transform=None):
+    ``presize`` (pixels): decode each file once, shrink its short side to ``presize`` and keep
+    the small copy in memory; every later epoch runs the transform (random crops, flips) on
+    that copy instead of decoding the original photo again. Choose it a little larger than the
+    training size (see :func:`presize_for`). ``presize=None`` decodes the file every time.
+    """
+
+    def __init__(self, samples, transform=None, *, presize: int | None = None):
         self.samples = list(samples)
         self.transform = transform
+        self.presize = presize
+        self._small: dict[int, Image.Image] = {}
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    def image(self, index: int) -> Image.Image:
+        """The (presized) RGB image at ``index``."""
+        path = self.samples[index][0]
+        if self.presize is None:
+            return load_rgb(path)
+        if index not in self._small:
+            self._small[index] = load_rgb(path, short_side=self.presize)
+        return self._small[index]
+
     def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        image = load_rgb(path)
+        image, label = self.image(index), self.samples[index][1]
         return (self.transform(image) if self.transform else image), label
 
     @property
     def targets(self) -> list[int]:
         return [label for _, label in self.samples]
+
+
+def presize_for(image_size: int, crop_pct: float = 0.875) -> int:
+    """The short side to keep in memory for training and evaluating at ``image_size``.
+
+    Evaluation resizes the short side to ``image_size / crop_pct`` before its centre crop, so
+    a copy of exactly that size changes nothing there; random crops take their area from it.
+    """
+    return round(image_size / crop_pct)
 
 
 def sample_batch(samples, n: int = 16, seed: int = 0, transform=None):

@@ -69,7 +69,7 @@ def clear_decoded_cache() -> None:
 def split_transform(transform):
     """``(image_steps, normalize)`` of an evaluation transform, or ``None`` if it has another form.
 
-    The transforms of :func:`utils.data.make_transform` (``train=False``) are
+    The transforms of :func:`utils.checkpoint.make_transform` (``train=False``) are
     ``Compose([Resize, CenterCrop, ToTensor(), Normalize])``: deterministic PIL steps, then a
     conversion that can be done on a whole uint8 batch at once with identical results. Random
     augmentations or custom steps return ``None`` (the caller then runs the transform as is).
@@ -216,7 +216,7 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
 # chapter 02
 def embed(body: nn.Module, loader, device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """Run the frozen body once over every image: (features (N, D), labels (N,))."""
-    body.eval().to(device)
+    body.eval().to(device, memory_format=torch.channels_last)
     features, labels = [], []
     with torch.inference_mode():  # no autograd graph: faster, and nothing can train by accident
         for x, y in loader:

@@ -18,7 +18,6 @@ Two families of backbone are supported:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from functools import cache
 
@@ -146,27 +145,34 @@ def imagenet_model(backbone: str = DEFAULT_BACKBONE, pretrained: bool = True) ->
 
 
 def split_output_layer(model: nn.Module, backbone: str):
-    """Split an ImageNet model into ``(body, 1000-way output layer, stages)``.
+    """Split an ImageNet model into ``(body, 1000-way output layer, stages)``, in place.
 
     ``stages`` lists the body's blocks from input to output; unfreezing "the top k stages"
     means the last k of them.
     """
+    stages = stages_of(model, backbone)
     if backbone == DEFAULT_BACKBONE:
         output_layer = model.classifier
         model.reset_classifier(0)  # the body now ends with global pooling: (N, 1280)
-        stages = [nn.ModuleList([model.conv_stem, model.bn1]), *model.blocks,
-                  nn.ModuleList([model.conv_head, model.bn2])]
-        return model, output_layer, stages
+    elif backbone.startswith("resnet"):
+        output_layer, model.fc = model.fc, nn.Identity()
+    else:  # mobilenet_v3 / efficientnet_b0: features[...] + avgpool + classifier[..., Linear]
+        output_layer, model.classifier[-1] = model.classifier[-1], nn.Identity()
+    return model, output_layer, stages
+
+
+def stages_of(net: nn.Module, backbone: str = DEFAULT_BACKBONE) -> list[nn.Module]:
+    """The blocks of an ImageNet network (or of a :class:`TransferModel`), input to output."""
+    if hasattr(net, "stages"):
+        return net.stages
+    _check_backbone(backbone)
+    if backbone == DEFAULT_BACKBONE:
+        return [nn.ModuleList([net.conv_stem, net.bn1]), *net.blocks,
+                nn.ModuleList([net.conv_head, net.bn2])]
     if backbone.startswith("resnet"):
-        output_layer = model.fc
-        model.fc = nn.Identity()
-        stages = [nn.ModuleList([model.conv1, model.bn1]),
-                  model.layer1, model.layer2, model.layer3, model.layer4]
-        return model, output_layer, stages
-    # mobilenet_v3 / efficientnet_b0: features[...] + avgpool + classifier[..., Linear]
-    output_layer = model.classifier[-1]
-    model.classifier[-1] = nn.Identity()
-    return model, output_layer, list(model.features)
+        return [nn.ModuleList([net.conv1, net.bn1]), net.layer1, net.layer2, net.layer3,
+                net.layer4]
+    return list(net.features)
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,13 +215,15 @@ def create_model(num_classes: int, *, backbone: str = DEFAULT_BACKBONE, pretrain
 def freeze(model: TransferModel, trainable_stages: int | str = 0) -> TransferModel:
     """Train the head and the last `trainable_stages` body stages (0: none, "all": every one)."""
     n = len(model.stages)
-    k = n if trainable_stages == "all" else int(trainable_stages)
-    if not 0 <= k <= n:
+    k = n if trainable_stages == "all" else trainable_stages
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
         raise ValueError(f"trainable_stages must be 0..{n} or 'all', got {trainable_stages!r}.")
-    model.body.requires_grad_(False)
+    model.body.requires_grad_(False)  # freeze the whole body ...
     for stage in model.stages[n - k:]:
-        stage.requires_grad_(True)
-    model.head.requires_grad_(True)
+        stage.requires_grad_(True)  # ... then unfreeze its top k stages
+    if k == n:
+        model.body.requires_grad_(True)  # "all": also any layer that is in no stage
+    model.head.requires_grad_(True)  # the new head always trains
     return model
 
 
@@ -246,13 +254,6 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
-def stages_of(net: nn.Module, backbone: str = DEFAULT_BACKBONE) -> list[nn.Module]:
-    """The blocks of an ImageNet network (or of a :class:`TransferModel`), input to output."""
-    if isinstance(net, TransferModel):
-        return net.stages
-    return split_output_layer(copy.deepcopy(net), backbone)[2]
-
-
 # chapter 01
 def feature_maps(stages: list[nn.Module], net: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """The activation that leaves each stage when `net` runs on `x`, taken with forward hooks."""
@@ -266,6 +267,9 @@ def feature_maps(stages: list[nn.Module], net: nn.Module, x: torch.Tensor) -> li
     finally:
         for hook in hooks:
             hook.remove()  # a hook left behind would fire on every later forward pass
+    if len(maps) != len(stages):
+        raise ValueError(f"Only {len(maps)} of the {len(stages)} stages ran: pass the network "
+                         "that the stages belong to.")
     return maps
 
 
@@ -283,3 +287,21 @@ def init_head(head: nn.Linear, how: str = "default") -> nn.Linear:
     else:
         raise ValueError(f"Unknown head init {how!r}: use 'default', 'zeros' or 'normal'.")
     return head
+
+
+# chapter 05
+class TwoHeadedModel(nn.Module):
+    """One shared body feeding two heads: a flower detector and a species classifier."""
+
+    def __init__(self, body: nn.Module, detector_head: nn.Linear, species_head: nn.Linear):
+        super().__init__()
+        if detector_head.in_features != species_head.in_features:
+            raise ValueError(f"The heads read {detector_head.in_features} and "
+                             f"{species_head.in_features} features; both must read the body's.")
+        self.body = body  # images -> feature vectors
+        self.detector_head = detector_head  # features -> 2 scores (not_flower, flower)
+        self.species_head = species_head  # features -> one score per species
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(x)  # the expensive part runs once, for both heads
+        return self.detector_head(features), self.species_head(features)

@@ -23,7 +23,7 @@ def chapter02_question():
         answer="B",
         explanation=(
             "On your run, feature extraction reached {fe_acc:.0%} test accuracy in "
-            "{fe_seconds:.0f} s, while training from scratch reached {scratch_acc:.0%} in "
+            "{fe_seconds:.1f} s, while training from scratch reached {scratch_acc:.0%} in "
             "{scratch_seconds:.0f} s with the same data and seeds. Fine-tuning reached "
             "{ft_acc:.0%}: it can win with more data and epochs, but costs more and needs "
             "care (BatchNorm, lower body learning rate)."),
@@ -82,7 +82,7 @@ def flower_exam_question():
                       "species layer, and train it (transfer learning)"},
         answer="D",
         explanation=("Measured: transfer reached {transfer_acc:.0%} species accuracy in "
-                     "{transfer_seconds:.0f} s; scratch + HPO reached {scratch_acc:.0%} in "
+                     "{transfer_seconds:.1f} s; scratch + HPO reached {scratch_acc:.0%} in "
                      "{scratch_seconds:.0f} s."),
         why_wrong={"A": "Lex is a conversational (chatbot) service; it does not classify "
                         "images.",

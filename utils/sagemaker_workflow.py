@@ -4,8 +4,11 @@
   errors for missing credentials, role or region.
 * :func:`stage_source`: the folder a training job uploads: ``train.py``, ``inference.py``,
   ``metrics.py``, ``requirements.txt`` and a copy of the course package ``utils/``.
-* :func:`job_cost_estimate`: the worst-case bill of a training or tuning job, printed before
-  launching.
+* :func:`job_cost_estimate` (a :class:`CostEstimate`) and :func:`estimate_table`: the
+  worst-case bill of a training or tuning job, shown before launching; :func:`measured_bill`
+  afterwards. Rates default to :data:`utils.costs.HOURLY_RATES` and
+  :data:`utils.costs.SPOT_SAVINGS`.
+* :func:`tuning_trials` (:class:`Trial` rows) and :func:`trials_table`: what a tuning job ran.
 * :func:`predict`, :func:`delete_endpoint_resources`, :func:`leftover_resources`: invoke an
   endpoint with a clear error for a rejected request, and clean up after it.
 
@@ -19,10 +22,12 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .costs import cost_table
+import pandas as pd
+
+from . import costs
 from .env import repo_root
 
 MODES = ("emulator", "aws")
@@ -34,8 +39,7 @@ STUDIO_METADATA = "/opt/ml/metadata/resource-metadata.json"
 _OPEN: list = []  # connections opened by connect(), closed when it is called again
 CODE_FILES = ("train.py", "inference.py", "metrics.py", "requirements.txt")
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
-NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py",
-               "__pycache__")
+NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "__pycache__")
 
 
 class AwsSetupError(RuntimeError):
@@ -81,7 +85,7 @@ class Connection:
         return f"SageMaker calls go to {where}\n  role:   {self.role_arn}\n  bucket: {self.bucket}"
 
 
-def connect(mode: str = "emulator", region: str = "us-east-1", role_arn: str | None = None,
+def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str | None = None,
             bucket: str | None = None, workdir=None) -> Connection:
     """Open a SageMaker session on the emulator (``"emulator"``) or on real AWS (``"aws"``).
 
@@ -156,8 +160,10 @@ def stage_source(dest) -> Path:
     """Fill ``dest`` with what a job uploads: the SageMaker code plus ``utils/``.
 
     ``train.py`` imports the course package (``utils.models``, ``utils.data``,
-    ``utils.training``) and ``inference.py`` imports ``utils.models``; inside a job they find
-    it next to themselves. Returns ``dest``.
+    ``utils.training``, ``utils.checkpoint``) and ``inference.py`` imports
+    ``utils.checkpoint``; inside a job (and in model.tar.gz's ``code/``) they find it next to
+    themselves. The job code itself (``sagemaker_code/``) and the notebook-side
+    ``sagemaker_workflow.py`` are left out of the copy. Returns ``dest``.
     """
     dest = Path(dest)
     if dest.exists():
@@ -171,33 +177,49 @@ def stage_source(dest) -> Path:
     return dest
 
 
-def job_cost_estimate(instance_type: str, instance_count: int, max_run_s: int, hourly_rates: dict,
-                      use_spot: bool, spot_savings: float, jobs: int = 1) -> dict:
+@dataclass
+class CostEstimate:
+    """The most a training job (or a tuning job's trials) can be billed, known before it runs."""
+
+    instance_type: str
+    instance_count: int
+    jobs: int
+    instance_seconds: int  # jobs x instances x max_run
+    use_spot: bool
+    worst_case_usd: float  # every job runs to max_run at the on-demand rate
+    with_spot_usd: float  # the same seconds at the assumed managed-spot saving
+    expected_usd: float  # with_spot_usd if use_spot else worst_case_usd
+
+
+def job_cost_estimate(*, instance_type: str, instance_count: int, max_run_s: int,
+                      use_spot: bool, jobs: int = 1, hourly_rates: dict | None = None,
+                      spot_savings: float | None = None) -> CostEstimate:
     """The most a job (or ``jobs`` tuning trials) can be billed: every trial runs to max_run.
 
     Uses :func:`utils.costs.cost_table` on ``jobs * instance_count * max_run_s`` instance
     seconds. With spot the expected bill is lower by ``spot_savings``, but SageMaker still
-    stops the job at ``max_run``; the worst case is the on-demand figure.
+    stops the job at ``max_run``; the worst case is the on-demand figure. ``hourly_rates`` and
+    ``spot_savings`` default to :data:`utils.costs.HOURLY_RATES` and
+    :data:`utils.costs.SPOT_SAVINGS`.
     """
+    spot_savings = costs.SPOT_SAVINGS if spot_savings is None else spot_savings
     seconds = jobs * instance_count * max_run_s
-    row = cost_table({"job": seconds}, hourly_rates={instance_type: _rate(instance_type,
-                                                                          hourly_rates)},
-                     spot_savings=spot_savings).iloc[0]
-    expected = row["spot_usd"] if use_spot else row["on_demand_usd"]
-    return {"instance_type": instance_type, "instance_seconds": seconds, "jobs": jobs,
-            "worst_case_usd": row["on_demand_usd"], "with_spot_usd": row["spot_usd"],
-            "expected_usd": expected, "use_spot": use_spot}
+    row = costs.cost_table({"job": seconds},
+                           hourly_rates={instance_type: _rate(instance_type, hourly_rates)},
+                           spot_savings=spot_savings).iloc[0]
+    worst, spot = float(row["on_demand_usd"]), float(row["spot_usd"])
+    return CostEstimate(instance_type=instance_type, instance_count=instance_count, jobs=jobs,
+                        instance_seconds=seconds, use_spot=use_spot, worst_case_usd=worst,
+                        with_spot_usd=spot, expected_usd=spot if use_spot else worst)
 
 
-def format_estimate(estimate: dict, what: str) -> str:
-    e = estimate
-    spot = (f"with managed spot about ${e['with_spot_usd']:.4f} if the savings hold"
-            if e["use_spot"] else "spot is off")
-    return (f"{what}: at most {e['jobs']} job(s), {e['instance_seconds']} instance-seconds on "
-            f"{e['instance_type']} = ${e['worst_case_usd']:.4f} on demand ({spot}).")
+def estimate_table(estimates: dict[str, CostEstimate]) -> pd.DataFrame:
+    """One row per estimate, indexed by its name (e.g. ``"training job"``)."""
+    rows = [{"what": what, **asdict(estimate)} for what, estimate in estimates.items()]
+    return pd.DataFrame(rows).set_index("what")
 
 
-def predict(runtime_client, endpoint_name: str, body: bytes, content_type: str,
+def predict(runtime_client, endpoint_name: str, body: bytes, *, content_type: str,
             k: int | None = None) -> dict:
     """Invoke an endpoint; returns the parsed JSON reply.
 
@@ -283,19 +305,48 @@ def leftover_resources(sagemaker_client, prefix: str = "") -> dict[str, list[str
     return found
 
 
-def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[dict]:
-    """One row per trial of a tuning job: name, status, tuned values, objective value and
-    billable seconds, in launch order."""
+@dataclass
+class Trial:
+    """One training job of a tuning job."""
+
+    job: str
+    status: str
+    hyperparameters: dict[str, str]  # the tuned values, as the service reports them (text)
+    objective: float | None  # the objective metric's final value (None: never reported)
+    billable_seconds: int | None
+
+
+def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[Trial]:
+    """The trials of a tuning job, in launch order: tuned values, objective, billable seconds."""
     reply = sagemaker_client.list_training_jobs_for_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=tuning_job_name, MaxResults=100)
-    rows = []
+    trials = []
     for s in reply.get("TrainingJobSummaries", []):
         objective = s.get("FinalHyperParameterTuningJobObjectiveMetric", {})
         job = sagemaker_client.describe_training_job(TrainingJobName=s["TrainingJobName"])
-        rows.append({"job": s["TrainingJobName"], "status": s["TrainingJobStatus"],
-                     **s.get("TunedHyperParameters", {}), "objective": objective.get("Value"),
-                     "billable_seconds": job.get("BillableTimeInSeconds")})
-    return sorted(rows, key=lambda r: r["job"])
+        trials.append(Trial(job=s["TrainingJobName"], status=s["TrainingJobStatus"],
+                            hyperparameters=dict(s.get("TunedHyperParameters", {})),
+                            objective=objective.get("Value"),
+                            billable_seconds=job.get("BillableTimeInSeconds")))
+    return sorted(trials, key=lambda t: t.job)
+
+
+def trials_table(trials: list[Trial], *, best_job: str | None = None,
+                 objective: str = "val_acc") -> pd.DataFrame:
+    """One row per trial (numbered from 1): tuned values, objective, seconds, the tuner's pick.
+
+    A tuned value column that is all numbers (``lr``) becomes numeric; ``best`` marks
+    ``best_job``.
+    """
+    rows = [{"trial": i, **t.hyperparameters, objective: t.objective,
+             "billable_seconds": t.billable_seconds, "status": t.status,
+             "best": t.job == best_job, "job": t.job} for i, t in enumerate(trials, start=1)]
+    table = pd.DataFrame(rows).set_index("trial")
+    for name in {k for t in trials for k in t.hyperparameters}:
+        numbers = pd.to_numeric(table[name], errors="coerce")
+        if numbers.notna().all():
+            table[name] = numbers
+    return table
 
 
 def export_image_folder(samples, classes, dest) -> Path:
@@ -347,8 +398,6 @@ def jpeg_bytes(image, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
-
-
 def job_log(session, job_name: str, last: int = 12) -> str:
     """The last ``last`` lines of a training job's log in CloudWatch Logs."""
     logs = session.boto_session.client("logs")
@@ -375,28 +424,17 @@ def quiet_sdk_logs() -> None:
 def load_job_model(session, model_artifacts_uri: str, dest):
     """Download a job's ``model.tar.gz`` into ``dest`` and load it: ``(model, classes, meta)``.
 
-    The same file the endpoint serves, loaded with :func:`utils.training.load_checkpoint`, so a
-    notebook can check that the endpoint answers what the model answers locally.
+    The same file the endpoint serves, loaded with :func:`utils.checkpoint.load_checkpoint` (as
+    the endpoint's ``inference.py`` does), so a notebook can check that the endpoint answers
+    what the model answers locally.
     """
-    from .training import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     with _s3_tarball(session, model_artifacts_uri) as tar:
         tar.extractall(dest, filter="data")
     return load_checkpoint(dest / "model.pt")
-
-
-def format_trials(trials: list[dict], best_job: str | None = None,
-                  objective: str = "val_acc") -> str:
-    """A plain-text table of :func:`tuning_trials` rows; ``best_job`` (the tuner's pick) marked."""
-    lines = [f"{'trial':>5s}  {'lr':>10s}  {'stages':>6s}  {objective:>8s}  {'seconds':>7s}"]
-    for i, t in enumerate(trials, start=1):
-        value = "-" if t["objective"] is None else f"{t['objective']:.3f}"
-        mark = "  <- best" if t.get("job") == best_job else ""
-        lines.append(f"{i:5d}  {float(t['lr']):10.2e}  {t['trainable_stages']:>6s}  "
-                     f"{value:>8s}  {t['billable_seconds'] or 0:7d}{mark}")
-    return "\n".join(lines)
 
 
 @contextmanager
@@ -430,14 +468,16 @@ def _stop_if_in_progress(client, kind: str, name: str, label: str) -> None:
         print(f"Stopped {label} {name} (the cell did not finish).")
 
 
-def measured_bill(billable_seconds: int, instance_count: int, instance_type: str,
-                  hourly_rates: dict) -> float:
+def measured_bill(*, billable_seconds: int, instance_count: int, instance_type: str,
+                  hourly_rates: dict | None = None) -> float:
     """Dollars for a finished job: SageMaker's ``BillableTimeInSeconds`` (per instance, already
-    net of any managed-spot saving) x instances x the on-demand rate."""
+    net of any managed-spot saving) x instances x the on-demand rate (``hourly_rates``, default
+    :data:`utils.costs.HOURLY_RATES`)."""
     return billable_seconds * instance_count / 3600 * _rate(instance_type, hourly_rates)
 
 
-def _rate(instance_type: str, hourly_rates: dict) -> float:
+def _rate(instance_type: str, hourly_rates: dict | None = None) -> float:
+    hourly_rates = costs.HOURLY_RATES if hourly_rates is None else hourly_rates
     if instance_type not in hourly_rates:
         raise KeyError(f"No hourly rate for {instance_type!r}: add it to hourly_rates "
                        f"(known: {sorted(hourly_rates)}).")

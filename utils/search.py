@@ -23,8 +23,9 @@ class SearchResult:
     seconds: float
 
     def table(self) -> pd.DataFrame:
-        """One row per trial: its parameters, validation accuracy and seconds."""
-        rows = [{"trial": t["trial"], **t["params"], "val_acc": t["val_acc"],
+        """One row per trial: its parameters, what the objective reported, and its seconds."""
+        rows = [{"trial": t["trial"], **t["params"],
+                 **{k: v for k, v in t.items() if k not in ("trial", "params", "seconds")},
                  "seconds": t["seconds"]} for t in self.trials]
         return pd.DataFrame(rows).set_index("trial")
 

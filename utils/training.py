@@ -63,6 +63,8 @@ def to_device(x: torch.Tensor, device) -> torch.Tensor:
 # chapter 02
 @dataclass
 class EvalResult:
+    """What `evaluate` measured: accuracy, mean loss, and every prediction."""
+
     accuracy: float
     loss: float
     y_true: np.ndarray
@@ -73,7 +75,7 @@ class EvalResult:
 # chapter 02
 def evaluate(model: nn.Module, loader, device="cpu") -> EvalResult:
     """Accuracy and mean loss of `model` on every batch of `loader`, with its predictions."""
-    model.eval().to(device)
+    model.eval().to(device, memory_format=torch.channels_last)
     losses, probs, labels = [], [], []
     with torch.inference_mode():
         for x, y in loader:

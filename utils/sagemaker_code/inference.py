@@ -26,9 +26,11 @@ Errors
     Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
     ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
 
-Dependencies: torch, torchvision, timm and the course's ``utils.models`` (copied next to this
-file in the model's ``code/`` folder). No pretrained weights are needed: they are all in
-``model.pt``.
+Dependencies: torch, torchvision, timm and the course package ``utils`` (copied next to this
+file in the model's ``code/`` folder). ``model_fn`` loads the model with
+``utils.checkpoint.load_checkpoint`` and preprocesses with ``utils.checkpoint.make_transform``:
+the same code that training and the chapters use, so serving cannot drift from training. No
+pretrained weights are needed: they are all in ``model.pt``.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ class _ErrorReply:
 
 def model_fn(model_dir):
     """Load ``model_dir/model.pt`` (written by ``train.py``): model, classes and transform."""
-    # the same preprocessing and checkpoint loader as training and the chapters: one copy
+    # the one copy of the preprocessing and checkpoint loader (training and chapters use it)
     from utils.checkpoint import load_checkpoint, make_transform
 
     path = Path(model_dir) / MODEL_FILE

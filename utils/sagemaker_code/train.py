@@ -1,4 +1,7 @@
-"""SageMaker script-mode entry point: fine-tune EfficientNet-Lite0 on the ``training`` channel.
+"""SageMaker script-mode entry point: fine-tune a pretrained network on the ``training`` channel.
+
+The network is EfficientNet-Lite0 by default (``--backbone``; its ImageNet weights ship in a pip
+package, so a job needs no download).
 
 Run it anywhere::
 
@@ -8,10 +11,11 @@ and SageMaker runs it the same way, with the settings in ``SM_*`` environment va
 
 Where the code comes from
     The job uploads this folder (``source_dir``). The script imports the course package
-    ``utils`` (``utils.models``, ``utils.data``, ``utils.training``): the notebook copies
-    ``utils/`` next to ``train.py`` before uploading, so it is importable from the script's own
-    folder. Run from the repository (``utils/sagemaker_code/train.py``), the script adds the
-    repository root to ``sys.path`` instead; it does nothing else to ``sys.path``.
+    ``utils`` (``utils.models``, ``utils.data``, ``utils.training``, ``utils.checkpoint``): the
+    notebook copies ``utils/`` next to ``train.py`` before uploading, so it is importable from
+    the script's own folder. Run from the repository (``utils/sagemaker_code/train.py``), the
+    script adds the repository root to ``sys.path`` instead; it does nothing else to
+    ``sys.path``.
 
 Two launchers, one script
     SDK v3 ``ModelTrainer`` jobs start the script with the SDK's driver scripts; tuning trials
@@ -46,10 +50,11 @@ Data-parallel training
     and writes checkpoints and the model.
 
 Outputs
-    ``model_dir/model.pt``: a course checkpoint (``utils.training.load_checkpoint`` reads it;
-    ``inference.py`` serves it) with the class names and ``meta`` (image size, hyperparameters,
-    history). ``model_dir/classes.json``: the label map. ``output_data_dir/metrics.json``: the
-    history. Metric lines: see ``metrics.py``.
+    ``model_dir/model.pt``: a course checkpoint written by ``utils.checkpoint.save_checkpoint``
+    (``utils.checkpoint.load_checkpoint`` reads it; ``inference.py`` serves it) with the
+    backbone, the class names and ``meta`` (image size, hyperparameters, history).
+    ``model_dir/classes.json``: the label map. ``output_data_dir/metrics.json``: the history.
+    Metric lines: see ``metrics.py``.
 """
 
 from __future__ import annotations
@@ -152,6 +157,8 @@ def to_path(value) -> str | None:
 
 # name: (converter, built-in default, SM_* variable used as default, help)
 OPTIONS: dict[str, tuple] = {
+    "backbone": (str, "efficientnet_lite0", None,
+                 "pretrained network (utils.models.BACKBONES; torchvision ones download)"),
     "epochs": (to_int, 3, None, "number of epochs"),
     "lr": (to_float, 1e-3, None, "learning rate of the new head"),
     "lr_body": (to_optional_float, None, None, "learning rate of the body (default lr / 10)"),
@@ -210,7 +217,8 @@ def env_hyperparameters(environ=None) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Fine-tune EfficientNet-Lite0 (SageMaker script mode).", allow_abbrev=False
+        description="Fine-tune a pretrained network (SageMaker script mode).",
+        allow_abbrev=False
     )
     for name, (_, default, env, help_text) in OPTIONS.items():
         dashed = name.replace("_", "-")
@@ -336,6 +344,10 @@ class Dist:
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
+class SettingsError(ValueError):
+    """Settings the model cannot be built with (unknown backbone, too many stages to train)."""
+
+
 def log(message: str, dist: Dist | None = None) -> None:
     if dist is None or dist.is_main:
         print(message, flush=True)
@@ -414,7 +426,7 @@ def train(args, dist: Dist) -> dict:
 
     from utils.checkpoint import make_transform, save_checkpoint
     from utils.data import ImageListDataset
-    from utils.models import DEFAULT_BACKBONE, create_model, freeze, parameter_groups, train_mode
+    from utils.models import create_model, freeze, parameter_groups, train_mode
     from utils.training import evaluate, make_loader, set_seed, train_one_epoch
 
     classes, train_samples, val_samples, test_samples = load_data(args)
@@ -422,14 +434,18 @@ def train(args, dist: Dist) -> dict:
         f"test={len(test_samples)} world_size={dist.world_size} device={dist.device}", dist)
 
     set_seed(args.seed)
-    model = freeze(create_model(len(classes), seed=args.seed), args.trainable_stages)
+    try:
+        model = freeze(create_model(len(classes), backbone=args.backbone, seed=args.seed),
+                       args.trainable_stages)
+    except ValueError as err:  # an unknown backbone, more stages than the body has
+        raise SettingsError(str(err)) from None
     model.to(dist.device)
     lr_body = args.lr / 10 if args.lr_body is None else args.lr_body
     optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, lr_body),
                                   weight_decay=args.weight_decay)
     train_set = ImageListDataset(train_samples, make_transform(
-        args.image_size, train=True, backbone=DEFAULT_BACKBONE, augment=args.augment))
-    eval_transform = make_transform(args.image_size, train=False, backbone=DEFAULT_BACKBONE)
+        args.image_size, train=True, backbone=args.backbone, augment=args.augment))
+    eval_transform = make_transform(args.image_size, train=False, backbone=args.backbone)
     sampler = DistributedSampler(train_set, num_replicas=dist.world_size, rank=dist.rank,
                                  shuffle=True, seed=args.seed, drop_last=False)
     steps_per_epoch = -(-len(sampler) // args.batch_size)
@@ -484,8 +500,10 @@ def train(args, dist: Dist) -> dict:
                             pin_memory=dist.device.type == "cuda")
         train_mode(net)  # frozen BatchNorm layers stay in eval mode
         mean_loss, accuracy = train_one_epoch(net, loader, optimizer, scheduler, dist.device)
-        seen = len(sampler)  # this process's images; summed over processes below
-        total_loss, correct, seen = dist.sum(mean_loss * seen, accuracy * seen, seen)
+        # train_one_epoch averaged over this process's shard: exactly len(sampler) images (the
+        # loader keeps the last partial batch). Back to sums, then summed over the processes.
+        seen = len(sampler)
+        total_loss, correct, seen = dist.sum(mean_loss * seen, round(accuracy * seen), seen)
         record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
         if dist.is_main and val_samples:
             result = evaluate(model, make_loader(ImageListDataset(val_samples, eval_transform),
@@ -564,6 +582,7 @@ def main(argv=None) -> int:
     if unknown:
         print(f"ignoring unknown arguments: {' '.join(unknown)}", flush=True)
     from utils.data import DataError
+    from utils.models import WeightsUnavailableError
 
     dist = Dist(args.device)
     known = {"training", "validation", "train", "val"}
@@ -574,8 +593,10 @@ def main(argv=None) -> int:
         + (f" (ignoring channels: {', '.join(ignored)})" if ignored else ""), dist)
     try:
         train(args, dist)
-    except DataError as err:
-        message = f"Data error: {err}"
+    except (DataError, SettingsError, WeightsUnavailableError) as err:
+        kind = ("Data" if isinstance(err, DataError)
+                else "Settings" if isinstance(err, SettingsError) else "Weights")
+        message = f"{kind} error: {err}"
         print(f"ERROR: {message}", file=sys.stderr, flush=True)
         if dist.is_main:
             _write_failure(message)
