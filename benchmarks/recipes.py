@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from torch import nn
 
 from utils import checkpoint, data, features, models, training
 
@@ -61,13 +60,6 @@ class Run:
     classes: int
 
 
-def freeze_all_batchnorm(model: nn.Module) -> None:
-    """Every BatchNorm layer normalises with its pretrained running statistics."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
 def run(folder: Path, *, variant: str, image_size: int, seed: int, epochs: int,
         batch_size: int = 32) -> Run:
     splits = data.load_image_folder(folder, seed=0)
@@ -98,21 +90,9 @@ def run(folder: Path, *, variant: str, image_size: int, seed: int, epochs: int,
     train_loader = training.make_loader(train_set, batch_size=batch_size, shuffle=True,
                                         seed=seed)
     models.freeze(model, "all")
-    if cfg["bn"] == "frozen":
-        original = models.train_mode
-
-        def train_mode(m):
-            original(m)
-            freeze_all_batchnorm(m)
-            return m
-
-        training.train_mode = train_mode
-    try:
-        result = training.fit(model, train_loader, loaders["val"], epochs=epochs,
-                              lr_head=cfg["lr_head"], lr_body=cfg["lr_body"],
-                              desc=variant)
-    finally:
-        training.train_mode = models.train_mode
+    result = training.fit(model, train_loader, loaders["val"], epochs=epochs,
+                          lr_head=cfg["lr_head"], lr_body=cfg["lr_body"],
+                          keep_bn_stats=cfg["bn"] == "frozen", desc=variant)
     test = training.evaluate(model, loaders["test"]).accuracy
     curve = result.history["val_acc"].round(4).tolist()
     return Run(folder.name, variant, image_size, seed, epochs, test, result.best_val_acc,

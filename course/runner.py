@@ -3,6 +3,8 @@
     python -m course                      # every notebook, default parameters
     python -m course 01 02                # only chapters whose name starts with 01, 02
     python -m course 01 -p image_size 96  # override a parameter (repeatable)
+    python -m course --data real            # every chapter on real photos (see course.real)
+    python -m course --data real --flowers DIR --cats DIR [--nonflowers DIR]
 
 Executed copies go to ``runs/<notebook>.ipynb`` and each notebook writes its measured numbers
 to ``runs/<notebook>/``. The notebooks in ``notebooks/`` are never modified.
@@ -65,8 +67,21 @@ def main(argv=None) -> int:
     parser.add_argument("prefixes", nargs="*", help="run only notebooks starting with these")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                         metavar=("NAME", "VALUE"), help="override a notebook parameter")
+    parser.add_argument("--data", choices=("synthetic", "real"), default="synthetic",
+                        help="real: run every chapter on real photos (downloads, or the folders "
+                             "given with --flowers / --cats / --nonflowers)")
+    parser.add_argument("--flowers", type=Path, help="with --data real: a flower ImageFolder")
+    parser.add_argument("--cats", type=Path, help="with --data real: a cat-breed ImageFolder")
+    parser.add_argument("--nonflowers", type=Path, help="with --data real: non-flower photos")
     args = parser.parse_args(argv)
     params = {name: _parse_value(value) for name, value in args.parameter}
+    photos = None
+    if args.data == "real":
+        from course.real import RealPhotos
+
+        photos = RealPhotos(args.flowers, args.cats, args.nonflowers)
+    elif args.flowers or args.cats or args.nonflowers:
+        parser.error("--flowers, --cats and --nonflowers go with --data real")
     selected = notebooks(args.prefixes)
     if not selected:
         parser.error(f"no notebook matches {args.prefixes} in {NOTEBOOK_DIR}")
@@ -74,7 +89,13 @@ def main(argv=None) -> int:
     for nb in selected:
         start = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
-        out = run_notebook(nb, params, progress=True)
+        chapter_params = dict(params)
+        if photos is not None:
+            from course.real import parameters as real_parameters
+
+            chapter_params = {**real_parameters(nb.name[:2], photos), **params}
+            print(f"  real photos: {real_parameters(nb.name[:2], photos)}", flush=True)
+        out = run_notebook(nb, chapter_params, progress=True)
         print(f"  done in {time.perf_counter() - start:.0f} s -> {RUNS_DIR / nb.name}, {out}",
               flush=True)
     print(f"all {len(selected)} notebook(s) ran in {time.perf_counter() - total:.0f} s")

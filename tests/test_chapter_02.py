@@ -46,3 +46,18 @@ def test_domain_gap_is_measured(executed):
     gap = executed("02")["domain_gap"]
     # far from ImageNet (digits), pretrained features gain less over a simple pixel model
     assert gap["digits"]["gain_vs_pixels"] < gap["flowers"]["gain_vs_pixels"] - 0.2, gap
+
+
+def test_fine_tuning_starts_from_the_feature_extraction_head(executed):
+    """A fair comparison: the fine-tuning arms begin where feature extraction ended."""
+    m = executed("02")
+    fe_val = {r["seed"]: r["val_acc"] for r in m["results"] if r["arm"] == "feature_extraction"}
+    for r in m["results"]:
+        if r["arm"] in ("fine_tune_top", "fine_tune_all"):
+            assert r["start_val_acc"] == pytest.approx(fe_val[r["seed"]], abs=1e-6), r
+            assert r["val_acc"] >= r["start_val_acc"]  # epoch 0 is a candidate
+            assert r["head_steps"] > 0 and r["image_steps"] > 0
+        if r["arm"] == "from_scratch":
+            assert r["head_steps"] == 0
+    steps = {r["image_steps"] for r in m["results"] if r["arm"] != "feature_extraction"}
+    assert len(steps) == 1  # the same optimizer steps on images for every arm

@@ -31,3 +31,15 @@ def test_error_analysis_is_consistent(executed):
     assert m["n_mistakes"] == round((1 - m["ft_test_acc"]) * m["n_test"])
     for pair in m["most_confused"]:
         assert pair["true"] != pair["pred"] and pair["count"] >= 1
+
+
+def test_resolution_is_measured_with_its_cost(executed):
+    m = executed("04")
+    assert m["recipe"]["keep_bn_stats"] is True  # the recipe chosen on real photos
+    rows = {r["image size"]: r for r in m["resolution"]}
+    assert len(rows) >= 2
+    small, large = rows[min(rows)], rows[max(rows)]
+    assert all(0 <= r["test accuracy"] <= 1 for r in rows.values())
+    # more pixels cost more: the largest size embeds slower than the smallest
+    assert large["embedding seconds"] > small["embedding seconds"], rows
+

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from utils import checkpoint, data
@@ -170,3 +171,47 @@ def test_synthetic_source_generates_once(tmp_path):
     again = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=48,
                               n_per_class=6)
     assert again.train == s.train
+
+
+def test_load_rgb_shrinks_to_a_short_side_and_never_enlarges(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (500, 700, 3), np.uint8)).save(
+        photo, quality=90)
+    small = data.load_rgb(photo, short_side=110)
+    assert min(small.size) == 110 and small.size == (154, 110)  # aspect ratio kept
+    assert data.load_rgb(photo, short_side=1000).size == (700, 500)  # never enlarged
+    assert data.load_rgb(photo).size == (700, 500)
+
+
+def test_presized_dataset_decodes_each_file_once(tmp_path, monkeypatch):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    samples = []
+    for i in range(4):
+        path = root / f"{i}.png"
+        Image.fromarray(np.full((200, 300, 3), 40 * i, np.uint8)).save(path)
+        samples.append((str(path), i % 2))
+    calls = []
+    real_load = data.load_rgb
+    monkeypatch.setattr(data, "load_rgb", lambda p, **kw: calls.append(p) or real_load(p, **kw))
+    tf = checkpoint.make_transform(64, train=True)
+    ds = data.ImageListDataset(samples, tf, presize=data.presize_for(64))
+    for _epoch in range(3):
+        for i in range(len(ds)):
+            x, _ = ds[i]
+            assert x.shape == (3, 64, 64)
+    assert len(calls) == len(samples)  # epochs 2 and 3 decoded nothing
+
+
+def test_presizing_leaves_evaluation_inputs_unchanged(tmp_path):
+    """Evaluation resizes the short side to presize_for(size) anyway, with the same rounding:
+    from a presized copy it gets the same input."""
+    rng = np.random.default_rng(1)
+    smooth = np.kron(rng.integers(0, 255, (30, 40, 3)), np.ones((10, 10, 1))).astype(np.uint8)
+    path = tmp_path / "smooth.png"
+    Image.fromarray(smooth).save(path)
+    tf = checkpoint.make_transform(96)
+    full = tf(data.load_rgb(path))
+    presized = tf(data.load_rgb(path, short_side=data.presize_for(96)))
+    assert full.shape == presized.shape
+    assert torch.equal(full, presized)  # PNG: the same pixels (a JPEG decodes at reduced scale)

@@ -334,10 +334,11 @@ def load_rgb(path, *, short_side: int | None = None) -> Image.Image:
                 # draft picks the smallest JPEG scale (1/2, 1/4, 1/8) still >= the requested size
                 img.draft("RGB", (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
             img = img.convert("RGB")
-            scale = short_side / min(img.size)
-            if scale < 1:
-                size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
-                img = img.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
+            width, height = img.size
+            if min(width, height) > short_side:  # the sizes torchvision's Resize would pick
+                size = ((short_side, int(short_side * height / width)) if width <= height
+                        else (int(short_side * width / height), short_side))
+                img = img.resize(size, Image.Resampling.BICUBIC)
             return img
     except (OSError, UnidentifiedImageError) as err:
         raise DataError(f"Cannot read image {str(path)!r}: {err}") from err

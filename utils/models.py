@@ -228,12 +228,17 @@ def freeze(model: TransferModel, trainable_stages: int | str = 0) -> TransferMod
 
 
 # chapter 02
-def train_mode(model: nn.Module) -> nn.Module:
-    """`model.train()`, except that BatchNorm layers with frozen weights stay in eval mode."""
+def train_mode(model: nn.Module, *, keep_bn_stats: bool = False) -> nn.Module:
+    """`model.train()`, except that BatchNorm layers with frozen weights stay in eval mode.
+
+    With `keep_bn_stats=True` every BatchNorm layer stays in eval mode: all of them keep
+    normalising with their pretrained statistics, while the trainable ones still learn their
+    scale and shift. That is the fine-tuning recipe for small batches (section 4 measures it).
+    """
     model.train()
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
-                p.requires_grad for p in module.parameters()):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and (keep_bn_stats or not any(
+                p.requires_grad for p in module.parameters())):
             module.eval()  # keep normalising with, and keep, the pretrained running statistics
     return model
 

@@ -119,12 +119,14 @@ class FitResult:
 
 # chapter 02
 def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: float,
-        lr_body: float, weight_decay: float = 1e-4, device="cpu",
+        lr_body: float, weight_decay: float = 1e-4, keep_bn_stats: bool = False, device="cpu",
         desc: str = "training") -> FitResult:
     """AdamW with a cosine schedule; keeps the epoch with the best validation accuracy.
 
     Epoch 0, the model as it came in, is a candidate too: training never hands back a
-    model that is worse on validation than its starting point.
+    model that is worse on validation than its starting point. `keep_bn_stats=True` keeps
+    the pretrained BatchNorm statistics while fine-tuning (see `train_mode`); leave it off
+    when training from scratch, where the statistics are not pretrained.
     """
     model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
     optimizer = torch.optim.AdamW(parameter_groups(model, lr_head, lr_body),
@@ -136,7 +138,7 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: flo
     best_acc, best_epoch, best_state = val.accuracy, 0, copy.deepcopy(model.state_dict())
     for epoch in progress(range(1, epochs + 1), desc=desc):
         start = time.perf_counter()
-        train_mode(model)  # frozen BatchNorm layers stay in eval mode
+        train_mode(model, keep_bn_stats=keep_bn_stats)  # frozen BatchNorm stays in eval mode
         train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, device)
         val = evaluate(model, val_loader, device)
         rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
