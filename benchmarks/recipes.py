@@ -111,6 +111,47 @@ def table(path: Path = OUT) -> pd.DataFrame:
               .round(3))
 
 
+LABELS = {"lp": "feature extraction (linear head on embeddings)",
+          "ft_bn_train": "fine-tuning, BatchNorm statistics updated (the old recipe)",
+          "ft_bn_frozen": "fine-tuning, pretrained BatchNorm statistics kept (the recipe)",
+          "ft_bn_frozen_lr3e-5": "fine-tuning, statistics kept, rates / 3",
+          "ft_bn_train_lr3e-5": "fine-tuning, statistics updated, rates / 3"}
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"
+
+
+def markdown(path: Path = OUT) -> str:
+    """The README block: one row per (data, size, variant), from the recorded runs."""
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    df = pd.DataFrame(rows)
+    lines = ["| photos | size (px) | method | test accuracy | validation: start -> best | "
+             "validation change in epoch 1 | best epoch | wall time (s) | runs |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    order = {name: i for i, name in enumerate(LABELS)}
+    df["order"] = df["variant"].map(order).fillna(len(order))
+    df["epoch1"] = [c[1] - c[0] if len(c) > 1 else float("nan") for c in df["val_curve"]]
+    groups = df.sort_values(["data", "image_size", "order"]).groupby(
+        ["data", "image_size", "variant"], sort=False)
+    for (name, size, variant), g in groups:
+        first = g.iloc[0]
+        epoch1 = "" if g["epoch1"].isna().all() else f"{100 * g['epoch1'].mean():+.1f} points"
+        lines.append(
+            f"| {name} ({first['classes']} classes, {first['train_images']} train) | {size} | "
+            f"{LABELS.get(variant, variant)} | {g['test_acc'].mean():.1%} | "
+            f"{g['start_val_acc'].mean():.1%} -> {g['val_acc'].mean():.1%} | {epoch1} | "
+            f"{g['best_epoch'].mean():.0f} | {g['seconds'].mean():.0f} | {len(g)} |")
+    return "\n".join(lines)
+
+
+def write_readme(path: Path = README) -> None:
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no {START} ... {END} block")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{markdown()}\n{END}{tail}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,6 +161,8 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--variants", nargs="+", default=["lp", "ft_bn_train", "ft_bn_frozen"])
     parser.add_argument("--table", action="store_true", help="print the table of all runs")
+    parser.add_argument("--readme", action="store_true",
+                        help="rewrite the README's real-photo block from the recorded runs")
     args = parser.parse_args(argv)
     torch.set_num_threads(torch.get_num_threads())
     for folder in args.folders:
@@ -133,7 +176,9 @@ def main(argv=None) -> int:
                     print(f"{r.data} {size}px seed {seed} {variant}: test {r.test_acc:.3f} "
                           f"val {r.start_val_acc:.3f}->{r.val_acc:.3f} best epoch "
                           f"{r.best_epoch} {r.seconds:.0f}s curve {r.val_curve}", flush=True)
-    if args.table or not args.folders:
+    if args.readme:
+        write_readme()
+    if args.table or not (args.folders or args.readme):
         print(table().to_string())
     return 0
 
