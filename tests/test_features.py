@@ -68,7 +68,7 @@ def test_fast_path_matches_reference_and_decodes_once(body, samples, monkeypatch
     tf = checkpoint.make_transform(32)
     decoded = []
     load = features.load_rgb
-    monkeypatch.setattr(features, "load_rgb", lambda p: decoded.append(p) or load(p))
+    monkeypatch.setattr(features, "load_rgb", lambda p, **kw: decoded.append(p) or load(p, **kw))
     x1, y1, info = features.extract_features(body, samples, tf, batch_size=4, use_cache=False,
                                              show_progress=False)
     assert len(decoded) == len(samples) and info["path"] is None

@@ -29,6 +29,10 @@ from .training import make_loader, to_device
 
 CACHE_DIR = DATA_ROOT / "cache" / "embeddings"
 DECODED_CACHE_MB = 256  # in-memory budget for decoded, resized images (0 turns the cache off)
+#: How evaluation images are decoded: JPEGs at reduced scale (``Image.draft``) when the
+#: evaluation resize shrinks them by half or more. Part of the embedding cache key, since the
+#: pixels differ slightly from a full decode.
+DECODE = "draft-v1"
 
 
 def _weights_digest(module: nn.Module) -> str:
@@ -46,7 +50,7 @@ def cache_key(body: nn.Module, samples, transform) -> str:
         stat = os.stat(path)
         files.append((str(path), int(label), stat.st_size, stat.st_mtime_ns))
     payload = json.dumps({"weights": _weights_digest(body), "transform": repr(transform),
-                          "files": files})
+                          "decode": DECODE, "files": files})
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -87,7 +91,7 @@ def split_transform(transform):
 
 def _decoded_key(path, image_steps) -> tuple:
     stat = os.stat(path)
-    return str(path), stat.st_size, stat.st_mtime_ns, repr(image_steps)
+    return str(path), stat.st_size, stat.st_mtime_ns, repr(image_steps), DECODE
 
 
 def _remember(key: tuple, image: torch.Tensor) -> None:
@@ -115,6 +119,10 @@ class DecodedImages(Dataset):
 
     def __init__(self, samples, keys, image_steps):
         self.samples, self.keys, self.image_steps = list(samples), list(keys), image_steps
+        resize = image_steps.transforms[0] if image_steps.transforms else None
+        size = getattr(resize, "size", None)
+        # decode JPEGs at reduced scale straight to the short side the Resize step asks for
+        self.short_side = size if isinstance(size, int) else None
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -123,7 +131,8 @@ class DecodedImages(Dataset):
         path, label = self.samples[index]
         image = _decoded.get(self.keys[index]) if DECODED_CACHE_MB > 0 else None
         if image is None:
-            image = torch.from_numpy(np.array(self.image_steps(load_rgb(path)), np.uint8))
+            image = torch.from_numpy(np.array(
+                self.image_steps(load_rgb(path, short_side=self.short_side)), np.uint8))
         return image, label
 
 
