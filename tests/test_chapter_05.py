@@ -39,3 +39,18 @@ def test_cost_table_uses_the_rate_parameters(executed):
         assert row["on_demand_usd"] == pytest.approx(row["seconds"] / 3600 * rate)
         assert row["spot_usd"] == pytest.approx(row["on_demand_usd"] * (1 - m["spot_savings"]))
     assert m["quiz_correct"] is True
+
+
+def test_builtin_algorithm_as_the_exam_sees_it(executed):
+    m = executed("05")
+    assert m["feature_sizes"] == {"resnet50": 2048, "efficientnet_lite0": 1280}
+    builtin = m["builtin"]
+    for task, hp in builtin["hyperparameters"].items():
+        assert hp["use_pretrained_model"] == "1" and hp["image_shape"] == "3,224,224", task
+        assert int(hp["num_layers"]) in (18, 34, 50, 101, 152, 200), task
+    assert builtin["hyperparameters"]["cats (Oxford-IIIT Pet)"]["num_classes"] == "12"
+    assert len(builtin["refusals"]) == 2
+    index, label, path = builtin["lst_first_lines"][0].split("\t")
+    assert index == "0" and label.isdigit() and not path.startswith("/")
+    assert all(row["instance"] == builtin["gpu_instance"] for row in builtin["cost_rows"])
+    assert m["quiz_correct"] is True  # the default answer is B, as the notes set it

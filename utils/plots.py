@@ -398,6 +398,56 @@ def plot_xy(series: dict, xlabel: str, ylabel: str, title: str | None = None,
     return fig
 
 
+#: The study notes' architecture flow: from the existing CNN to a species endpoint.
+TRANSFER_FLOW = (
+    ("existing CNN", "the flower detector,\nalready trained"),
+    ("frozen feature layers", "its body, weights kept:\nimage -> {feature_dim} numbers"),
+    ("retrained classifier", "a new output layer,\none unit per species"),
+    ("SageMaker training job", "script mode, spot +\ncheckpoints (chapter 06)"),
+    ("species model", "model.tar.gz:\nweights + label map"),
+    ("endpoint", "answers 'which species?'\nfor each photo"),
+)
+
+
+def plot_transfer_flow(feature_dim: int = 1280, *, steps=TRANSFER_FLOW,
+                       title: str | None = "Transfer learning, from the existing CNN to an "
+                                           "endpoint") -> Figure:
+    """The notes' architecture flow as boxes and arrows, drawn with matplotlib.
+
+    ``steps`` is a sequence of ``(name, detail)``; ``{feature_dim}`` in a detail is replaced by
+    ``feature_dim`` (the length of the body's feature vector: 1280 for EfficientNet-Lite0, 2048
+    for ResNet-50). The first three steps run on your machine, the rest on SageMaker.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    steps = [(name, detail.format(feature_dim=feature_dim)) for name, detail in steps]
+    n = len(steps)
+    if n < 2:
+        raise ValueError(f"A flow needs at least two steps, got {n}.")
+    fig = _new_figure((2.3 * n, 2.6), title)
+    ax = fig.subplots()
+    ax.set(xlim=(0, n), ylim=(0, 1), xticks=[], yticks=[])
+    ax.axis("off")
+    local = min(3, n)
+    for i, (name, detail) in enumerate(steps):
+        colour = "tab:blue" if i < local else "tab:orange"
+        box = FancyBboxPatch((i + 0.08, 0.22), 0.84, 0.56, boxstyle="round,pad=0.02",
+                             facecolor=colour, alpha=0.18, edgecolor=colour, linewidth=1.5)
+        ax.add_patch(box)
+        ax.text(i + 0.5, 0.66, name, ha="center", va="center", weight="bold", fontsize=9,
+                wrap=True)
+        ax.text(i + 0.5, 0.42, detail, ha="center", va="center", fontsize=7.5)
+        if i < n - 1:
+            ax.add_patch(FancyArrowPatch((i + 0.93, 0.5), (i + 1.07, 0.5),
+                                         arrowstyle="-|>", mutation_scale=14, color="0.3"))
+    ax.text(local / 2, 0.1, "on your machine (chapters 02-05)", ha="center", fontsize=8,
+            color="tab:blue")
+    if n > local:
+        ax.text((local + n) / 2, 0.1, "on SageMaker (chapter 06)", ha="center", fontsize=8,
+                color="tab:orange")
+    return fig
+
+
 def savefig(fig: Figure, path) -> Path:
     """Save ``fig`` to ``path`` (parent folders created) at dpi=100; return the path."""
     path = Path(path)
