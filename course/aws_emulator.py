@@ -19,16 +19,24 @@ nothing; this module adds what a course needs to be *real*:
   jobs) or the ``sagemaker-training`` toolkit's ``train`` command (tuning trials, which name
   ``sagemaker_program`` / ``sagemaker_submit_directory``). ``model.tar.gz`` and
   ``output.tar.gz`` are uploaded, checkpoints are synced from and to the checkpoint S3 URI,
-  the log goes to CloudWatch Logs (so ``wait(logs=True)`` shows it), metrics are read with the
-  job's own metric definitions, and ``MaxRuntimeInSeconds`` is enforced.
-* **Tuning jobs** run their trials (random search over the job's ranges; grid for
-  ``Grid``), one after another, and report the best by the objective metric.
+  the log goes to CloudWatch Logs (so ``wait(logs=True)`` shows it; every line is there before
+  the job's status turns final), metrics are read with the job's own metric definitions, and
+  ``MaxRuntimeInSeconds`` is enforced. A job runs in the course's own environment, so its
+  ``pip install -r requirements.txt`` runs with ``PIP_DRY_RUN=1``: it checks the pins and
+  never changes that environment.
+* **Tuning jobs** run their trials (random search over the job's ranges; for ``Grid``, every
+  combination, or the first ``MaxNumberOfTrainingJobs``), one after another, and report the
+  best by the objective metric.
 * **Endpoints** download the model artefact and load ``inference.py`` in the PyTorch serving
   toolkit's own ``HandlerService``; ``InvokeEndpoint`` runs it. A request the handler rejects
   comes back as SageMaker's ``ModelError`` with the handler's status and message.
+  Serverless endpoints (``ServerlessConfig`` instead of an instance type) load and answer the
+  same way.
 * Fixes for stock moto: ``SimulatePrincipalPolicy`` (the SDK checks the role with it) allows
   every action; empty ``VpcConfig`` / ``DataCaptureConfig`` are left out of replies (the SDK's
   pydantic shapes reject ``{}``).
+* On the client side, :meth:`Emulator.activate` shortens the SDK's waiting between status
+  checks (5 s for jobs, 30 s for endpoints) to under a second: here a deploy takes seconds.
 
 What it cannot emulate: instance types and their speed (jobs run on this machine's CPU),
 real spot interruptions, multi-instance jobs (every job runs as one host), IAM policies, and
@@ -116,16 +124,22 @@ class Emulator:
     log_path: Path | None = None
     temporary_workdir: Path | None = None  # deleted by stop(): start() made it
     _saved_env: dict = field(default_factory=dict)
+    _fast_waits: bool = False  # this emulator holds one of the shortened-waits claims
 
     @property
     def environ(self) -> dict[str, str]:
         return client_environment(self.url, self.region)
 
     def activate(self) -> Emulator:
-        """Point this process's boto3 at the emulator (``os.environ``); ``stop()`` undoes it."""
+        """Point this process's boto3 at the emulator (``os.environ``) and shorten the SDK's
+        waits (:func:`shorten_sdk_waits`); ``stop()`` undoes both."""
         for key, value in self.environ.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        if not self._fast_waits:
+            self._fast_waits = True
+            _FAST_WAIT_CLAIMS.append(self)
+            shorten_sdk_waits()
         return self
 
     def deactivate(self) -> None:
@@ -135,6 +149,11 @@ class Emulator:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        if self._fast_waits:
+            self._fast_waits = False
+            _FAST_WAIT_CLAIMS[:] = [e for e in _FAST_WAIT_CLAIMS if e is not self]
+            if not _FAST_WAIT_CLAIMS:  # the last active emulator gives the SDK its waits back
+                restore_sdk_waits()
 
     def log_tail(self, lines: int = 40) -> str:
         if self.log_path and self.log_path.is_file():
@@ -161,6 +180,58 @@ class Emulator:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+#: Seconds between the SDK's status checks in emulator mode (the SDK: 5 for jobs, 30 for
+#: endpoints, sized for real instances that take minutes to start).
+FAST_POLL = 0.5
+_SDK_WAITS: dict = {}  # (module, attribute) -> the SDK's original, while shortened
+_FAST_WAIT_CLAIMS: list = []  # the active emulators that want them short
+
+
+def shorten_sdk_waits(poll: float = FAST_POLL) -> None:
+    """Make the SageMaker SDK check a job's or an endpoint's status every ``poll`` seconds.
+
+    ``TrainingJob.wait`` and ``HyperParameterTuningJob.wait`` poll every 5 s; ``ModelBuilder``
+    waits for an endpoint with ``_wait_until``, which sleeps 30 s before its first check. In the
+    emulator a job's status changes within a second of its end and an endpoint is in service
+    when it is created, so those sleeps are pure waiting. :func:`restore_sdk_waits` undoes it.
+    """
+    import importlib
+
+    if _SDK_WAITS:
+        return
+    whole_seconds = max(1, int(poll))  # the resources' wait() validates poll as an int
+    resources = importlib.import_module("sagemaker.core.resources")
+    for cls in (resources.TrainingJob, resources.HyperParameterTuningJob):
+        original = cls.wait
+        _SDK_WAITS[(cls, "wait")] = original
+
+        def wait(self, *args, _original=original, **kwargs):
+            if args:  # wait(poll, ...)
+                args = (min(args[0], whole_seconds), *args[1:])
+            else:
+                kwargs["poll"] = min(kwargs.get("poll", 5), whole_seconds)
+            return _original(self, *args, **kwargs)
+
+        cls.wait = wait
+    for name in ("sagemaker.serve.model_builder", "sagemaker.core.helper.session_helper"):
+        module = importlib.import_module(name)
+        original = module._wait_until
+        _SDK_WAITS[(module, "_wait_until")] = original
+
+        def wait_until(callable_fn, *args, _original=original, **kwargs):
+            given = kwargs.pop("poll", args[0] if args else 5)
+            return _original(callable_fn, min(given, poll))
+
+        module._wait_until = wait_until
+
+
+def restore_sdk_waits() -> None:
+    """Give the SDK its own waiting times back (real AWS needs them)."""
+    for (owner, attribute), original in _SDK_WAITS.items():
+        setattr(owner, attribute, original)
+    _SDK_WAITS.clear()
 
 
 def start(port: int | None = None, workdir=None, activate: bool = True,
@@ -274,7 +345,8 @@ def upload_folder(folder: Path, uri: str) -> None:
 def upload_tarball(folder: Path, uri: str) -> None:
     """Upload ``folder``'s contents as a gzipped tar (the layout of SageMaker's model.tar.gz)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    # fast compression: weights barely compress, and level 9 costs seconds per artefact
+    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             tar.add(path, arcname=path.name)
     bucket, key = split_s3_uri(uri)
@@ -301,6 +373,9 @@ def _job_environment(base: Path, extra: dict) -> dict[str, str]:
     env.update(client_environment(_STATE["url"]), PYTHONUNBUFFERED="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("OMP_NUM_THREADS", str(max(1, os.cpu_count() or 1)))
+    # the job runs in the course's own environment: its `pip install -r requirements.txt`
+    # (the SDK's driver, the training toolkit) checks the pins but must never change it
+    env["PIP_DRY_RUN"] = "1"
     env["SM_CHECKPOINT_DIR"] = str(base / "checkpoints")
     env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
@@ -449,6 +524,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
             _RUNNING.pop(name, None)
             if process.poll() is None:
                 _terminate(process, grace=0)
+        sink.flush()  # every line is in CloudWatch before the job can look finished
         log = "".join(log_lines)
         timed_out = time.monotonic() - run_started >= max_run
         seconds = int(round(time.monotonic() - started))
@@ -582,9 +658,10 @@ def _run_trials(tuning, backend) -> None:
     objective = config.get("HyperParameterTuningJobObjective", {})
     maximize = objective.get("Type", "Maximize") == "Maximize"
     limits = config.get("ResourceLimits", {})
-    count = int(limits.get("MaxNumberOfTrainingJobs", 1))
-    trials = sample_configurations(config.get("ParameterRanges", {}), count,
-                                   config.get("Strategy", "Random"))
+    strategy = config.get("Strategy", "Random")
+    # Grid: every combination, unless a maximum is given (SageMaker: Grid needs no maximum)
+    count = int(limits.get("MaxNumberOfTrainingJobs") or (10**6 if strategy == "Grid" else 1))
+    trials = sample_configurations(config.get("ParameterRanges", {}), count, strategy)
     counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0,
                 "Stopped": 0}
     objectives = {"Succeeded": 0, "Pending": len(trials), "Failed": 0}

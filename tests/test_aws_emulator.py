@@ -245,3 +245,89 @@ def test_a_temporary_workdir_is_removed_on_stop():
     assert workdir is not None and workdir.is_dir()
     emu.stop()
     assert not workdir.exists()
+
+
+def test_activate_shortens_the_sdks_waits_and_stop_restores_them(emulator):
+    """The SDK sleeps 30 s before an endpoint's first check and 5 s between job checks; the
+    emulator answers within a second, so while it is active the SDK checks every half second
+    (jobs: every second, the SDK wants whole seconds); without it, the SDK's own waits."""
+    from sagemaker.core import resources
+    from sagemaker.core.helper import session_helper
+    from sagemaker.serve import model_builder
+
+    for wait_until in (model_builder._wait_until, session_helper._wait_until):
+        for args, kwargs in (((), {"poll": 30}), ((30,), {})):
+            start = time.monotonic()
+            assert wait_until(lambda: "done", *args, **kwargs) == "done"
+            assert time.monotonic() - start < aws_emulator.FAST_POLL + 1.5
+    shortened = resources.TrainingJob.wait
+    aws_emulator.restore_sdk_waits()
+    try:
+        assert model_builder._wait_until is session_helper._wait_until  # the SDK's own
+        assert resources.TrainingJob.wait is not shortened
+    finally:
+        aws_emulator.shorten_sdk_waits()  # the module's emulator is still active
+
+
+def test_a_grid_without_a_maximum_runs_every_combination():
+    grid = {"CategoricalParameterRanges": [{"Name": "lr", "Values": ["0.001"]},
+                                           {"Name": "trainable_stages", "Values": ["0", "2"]}]}
+    assert aws_emulator.sample_configurations(grid, 10**6, "Grid") == [
+        {"lr": "0.001", "trainable_stages": "0"}, {"lr": "0.001", "trainable_stages": "2"}]
+
+
+def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
+    """ModelBuilder.deploy with ServerlessInferenceConfig: the endpoint config has a
+    ServerlessConfig and no instance type, and InvokeEndpoint runs inference.py."""
+    import io
+    import logging
+    import tarfile
+
+    import boto3
+    from sagemaker.core.inference_config import ServerlessInferenceConfig
+    from sagemaker.core.training.configs import SourceCode
+    from sagemaker.serve.model_builder import ModelBuilder
+
+    from course import synthetic
+    from utils import checkpoint, models
+    from utils import sagemaker_workflow as smw
+
+    net = models.create_model(3, pretrained=False, seed=0)
+    checkpoint.save_checkpoint(tmp_path / "model" / "model.pt", net, ["a", "b", "c"],
+                               image_size=32)
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "model" / "model.pt", arcname="model.pt")
+    boto3.client("s3").upload_file(str(tmp_path / "model.tar.gz"), emulator.bucket,
+                                   "serverless/model.tar.gz")
+    session = smw._session(boto3.Session(region_name=emulator.region), emulator.bucket,
+                           "serverless", sagemaker_config=smw.NO_TELEMETRY)
+    serving = smw.stage_source(tmp_path / "serving", purpose="inference")
+    builder = ModelBuilder(
+        image_uri="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6-cpu-py312",
+        s3_model_data_url=f"s3://{emulator.bucket}/serverless/model.tar.gz",
+        source_code=SourceCode(source_dir=str(serving), entry_script="inference.py"),
+        role_arn=emulator.role_arn, sagemaker_session=session, log_level=logging.WARNING)
+    builder.build(model_name="serverless-model")
+    sm = boto3.client("sagemaker")
+    started = time.monotonic()
+    try:
+        builder.deploy(endpoint_name="serverless-ep", inference_config=ServerlessInferenceConfig(
+            memory_size_in_mb=2048, max_concurrency=1))
+        deploy_seconds = time.monotonic() - started
+        config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(
+            EndpointName="serverless-ep")["EndpointConfigName"])["ProductionVariants"][0]
+        assert config["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 1}
+        assert "InstanceType" not in config
+        buffer = io.BytesIO()
+        synthetic.render("flowers", "cup_tulip", size=40, seed=0, index=0).save(buffer, "PNG")
+        reply = smw.predict(boto3.client("sagemaker-runtime"), "serverless-ep",
+                            buffer.getvalue(), content_type="image/png")
+        assert reply["predictions"][0]["label"] in {"a", "b", "c"} and reply["k"] == 3
+        assert deploy_seconds < 25, "the SDK's 30 s endpoint wait was not shortened"
+        repacked = [k for k in smw.s3_objects(boto3.client("s3"), emulator.bucket, "")
+                    if "serverless-model" in k]  # ModelBuilder's repack: under the prefix
+        assert repacked and all(k.startswith("serverless/") for k in repacked), repacked
+    finally:
+        smw.delete_endpoint_resources(sm, "serverless-ep", ["serverless-model"])
+    assert smw.leftover_resources(sm, "serverless") == {
+        "endpoints": [], "endpoint_configs": [], "models": []}

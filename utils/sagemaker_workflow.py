@@ -1,16 +1,23 @@
 """Chapter 06's SageMaker workflow, minus the SDK calls the chapter makes itself.
 
 * :func:`connect`: the emulator (default, free) or real AWS (only when asked), with clear
-  errors for missing credentials, role or region.
-* :func:`stage_source`: the folder a training job uploads: ``train.py``, ``inference.py``,
-  ``metrics.py``, ``requirements.txt`` and a copy of the course package ``utils/``.
+  errors for missing credentials, role or region. Every client, the SDK's CloudWatch Logs
+  client included, uses the chapter's region; every object the SDK uploads goes under the
+  chapter's S3 prefix. :func:`show_job_logs` prints a job's log while ``wait(logs=True)``
+  waits, through the SDK's own logger.
+* :func:`stage_source`: the folders the jobs and the endpoint upload: ``train.py`` (or
+  ``inference.py``) with its own ``requirements.txt`` and a copy of the course package
+  ``utils/``, staged where the SDK accepts a source folder, wherever the course is cloned.
 * :func:`job_cost_estimate` (a :class:`CostEstimate`) and :func:`estimate_table`: the
   worst-case bill of a training or tuning job, shown before launching; :func:`measured_bill`
   afterwards. Rates default to :data:`utils.costs.HOURLY_RATES` and
-  :data:`utils.costs.SPOT_SAVINGS`.
+  :data:`utils.costs.SPOT_SAVINGS`. :func:`serverless_request_usd` and
+  :func:`endpoint_cost_table`: a real-time endpoint (per hour) against a serverless one (per
+  request).
 * :func:`tuning_trials` (:class:`Trial` rows) and :func:`trials_table`: what a tuning job ran.
-* :func:`predict`, :func:`delete_endpoint_resources`, :func:`leftover_resources`: invoke an
-  endpoint with a clear error for a rejected request, and clean up after it.
+* :func:`predict`, :func:`delete_endpoint_resources`, :func:`delete_s3_prefix`,
+  :func:`leftover_resources`: invoke an endpoint with a clear error for a rejected request, and
+  clean up after it, S3 included.
 
 The notebook calls the SageMaker Python SDK (v3) directly for everything a learner should
 see: ``ModelTrainer``, ``HyperparameterTuner`` and ``ModelBuilder``.
@@ -19,8 +26,12 @@ see: ``ModelTrainer``, ``HyperparameterTuner`` and ``ModelBuilder``.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import shutil
+import sys
+import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +51,25 @@ _OPEN: list = []  # connections opened by connect(), closed when it is called ag
 CODE_FILES = ("train.py", "inference.py", "metrics.py", "requirements.txt")
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
 NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "__pycache__")
+#: What the endpoint's ``code/`` holds: the handler, its requirements (copied as
+#: ``requirements.txt``, the name the serving container installs) and the three course
+#: modules it imports.
+INFERENCE_FILES = ("inference.py",)
+INFERENCE_REQUIREMENTS = "requirements-inference.txt"
+INFERENCE_UTILS = ("__init__.py", "models.py", "checkpoint.py")
+#: Folders the SDK refuses as a source folder (``sagemaker.core.common_utils``), if that list
+#: cannot be imported; ModelBuilder raises "source_directory cannot access sensitive system
+#: paths" for anything under them.
+REFUSED_FALLBACK = ("~/.aws", "~/.ssh", "~/.kube", "~/.docker", "~/.config", "~/.credentials",
+                    "/etc", "/root", "/var/lib", "/opt/ml/metadata")
+#: SageMaker Serverless Inference rates, us-east-1: compute per GB of configured memory per
+#: second of processing (billed per millisecond), and data processed in and out per GB.
+SERVERLESS_RATES = {"usd_per_gb_second": 0.00002, "usd_per_gb_data": 0.016}
+SERVERLESS_SOURCE = (
+    "third-party figures: compute $0.00002 per GB-second from a public AWS price cache dated "
+    "2026-03-07 (us-east-1, copied from AWS's Price List API); data $0.016 per GB in and out "
+    "from a December 2023 SageMaker bill (eu-west-1) published in the aws-samples repository "
+    "sagemaker-ssh-helper. Not re-checked against AWS's pricing page")
 
 
 class AwsSetupError(RuntimeError):
@@ -64,6 +94,7 @@ class Connection:
     bucket: str
     region: str
     emulator: object | None = None  # course.aws_emulator.Emulator in emulator mode
+    saved_region: dict | None = None  # AWS_DEFAULT_REGION before connect() set it (aws mode)
 
     @property
     def sagemaker_client(self):
@@ -74,10 +105,17 @@ class Connection:
         return self.session.boto_session.client("sagemaker-runtime")
 
     def close(self) -> None:
-        """Stop the emulator (emulator mode); nothing to do on real AWS."""
+        """Stop the emulator (emulator mode); on real AWS, restore the default region."""
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
+        if self.saved_region is not None:
+            for key, value in self.saved_region.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            self.saved_region = None
 
     def describe(self) -> str:
         where = (f"the offline emulator at {self.emulator.url}" if self.emulator
@@ -86,13 +124,17 @@ class Connection:
 
 
 def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str | None = None,
-            bucket: str | None = None, workdir=None) -> Connection:
+            bucket: str | None = None, workdir=None, s3_prefix: str | None = None) -> Connection:
     """Open a SageMaker session on the emulator (``"emulator"``) or on real AWS (``"aws"``).
 
     Emulator mode starts :mod:`course.aws_emulator` and uses its role and bucket (the SDK's
     ``default_bucket()`` and ``get_execution_role()`` ask STS at an address the emulator cannot
-    intercept). AWS mode needs credentials and ``role_arn`` (in SageMaker Studio, the
-    execution role is found automatically); ``bucket=None`` uses the SDK's default bucket.
+    intercept); it also shortens the SDK's waiting between status checks. AWS mode needs
+    credentials and ``role_arn`` (in SageMaker Studio, the execution role is found
+    automatically); ``bucket=None`` uses the SDK's default bucket. ``s3_prefix`` becomes the
+    session's ``default_bucket_prefix``: what the SDK uploads on its own (job code, the
+    repacked model) goes under it, so deleting the prefix deletes everything. Every client, and
+    the SDK's CloudWatch Logs client, is built for ``region``.
     """
     if mode not in MODES:
         raise AwsSetupError(f"aws_mode must be one of {MODES}, got {mode!r}. Use 'emulator' to "
@@ -109,7 +151,7 @@ def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str 
         try:
             # no SDK telemetry either: emulator mode must not contact AWS at all
             session = _session(boto3.Session(region_name=emulator.region), emulator.bucket,
-                               sagemaker_config=NO_TELEMETRY)
+                               s3_prefix, sagemaker_config=NO_TELEMETRY)
         except Exception:
             emulator.stop()
             raise
@@ -145,36 +187,154 @@ def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str 
             raise AwsSetupError(
                 "aws_mode='aws': the Studio execution role could not be found "
                 f"({type(err).__name__}: {err}). Pass role_arn explicitly.") from None
-    session = _session(boto_session, bucket)
-    return Connection(mode, session, role_arn, bucket or session.default_bucket(), region)
+    # Clients the SDK builds from a default boto3 session must get the chapter's region too:
+    # without any default region, importing ModelBuilder even fails (NoRegionError).
+    saved = {key: os.environ.get(key) for key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    try:
+        session = _session(boto_session, bucket, s3_prefix)
+        connection = Connection(mode, session, role_arn, bucket or session.default_bucket(),
+                                region, saved_region=saved)
+    except BaseException:
+        Connection(mode, None, "", "", region, saved_region=saved).close()
+        raise
+    _OPEN.append(connection)
+    return connection
 
 
-def _session(boto_session, bucket, sagemaker_config=None):
+def _session(boto_session, bucket, s3_prefix=None, sagemaker_config=None):
+    """A SageMaker session on ``boto_session``, and the SDK's logs client on the same region."""
     from sagemaker.core.helper.session_helper import Session
 
-    return Session(boto_session=boto_session, default_bucket=bucket,
-                   sagemaker_config=sagemaker_config)
+    session = Session(boto_session=boto_session, default_bucket=bucket,
+                      default_bucket_prefix=s3_prefix, sagemaker_config=sagemaker_config)
+    use_region_for_sdk_logs(boto_session)
+    return session
 
 
-def stage_source(dest) -> Path:
-    """Fill ``dest`` with what a job uploads: the SageMaker code plus ``utils/``.
+def use_region_for_sdk_logs(boto_session) -> None:
+    """Build the SDK's CloudWatch Logs client (``wait(logs=True)`` reads the job log with it)
+    from ``boto_session``.
 
-    ``train.py`` imports the course package (``utils.models``, ``utils.data``,
-    ``utils.training``, ``utils.checkpoint``) and ``inference.py`` imports
-    ``utils.checkpoint``; inside a job (and in model.tar.gz's ``code/``) they find it next to
-    themselves. The job code itself (``sagemaker_code/``) and the notebook-side
-    ``sagemaker_workflow.py`` are left out of the copy. Returns ``dest``.
+    sagemaker-core keeps one logs client per process, made on first use from a *default*
+    boto3 session: the machine's default region (``NoRegionError`` without one, no log lines
+    from a different one) and, in emulator mode, whichever emulator was running then.
     """
-    dest = Path(dest)
+    from botocore.config import Config
+    from sagemaker.core.utils.logs import CloudWatchLogsClient
+
+    CloudWatchLogsClient().client = boto_session.client(
+        "logs", region_name=boto_session.region_name,
+        config=Config(retries={"max_attempts": 10, "mode": "standard"}))
+
+
+class _JobLogFormatter(logging.Formatter):
+    """The SDK logs each job log line as ``"<stream>:\n<line>"``: print ``"[<host>] <line>"``.
+
+    Its own messages carry rich markup (``[bold]``), which plain text does without.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        import re
+
+        message = record.getMessage()
+        stream, newline, line = message.partition(":\n")
+        if newline and "/" in stream and " " not in stream:
+            host = stream.rsplit("/", 1)[-1].rsplit("-", 1)[0]  # "<job>/algo-1-<time>"
+            return f"[{host}] {line}"
+        return re.sub(r"\[/?(?:bold|italic|red|green|yellow|blue)\]", "", message)
+
+
+JOB_LOGGER = "sagemaker.core.resources"  # where TrainingJob.wait(logs=True) logs the job log
+
+
+def show_job_logs(stream=None) -> logging.Handler:
+    """Print what the SDK logs while it waits for a job: the job's log lines and its status.
+
+    ``TrainingJob.wait(logs=True)`` (what ``ModelTrainer.train(logs=True)`` calls) reads the
+    job's CloudWatch log and hands each line to the ``sagemaker.core.resources`` logger at INFO
+    level. The SDK leaves that logger at Python's default level (WARNING) with a do-nothing
+    handler, so by default nothing prints. This attaches one handler writing to ``stream``
+    (default: ``sys.stdout`` as it is now, i.e. the notebook cell's output) and sets the level
+    to INFO; calling it again replaces the handler. The records stop there (no propagation to
+    the root logger, whose handler, if any, would print them a second time). Returns the
+    handler.
+    """
+    logger = logging.getLogger(JOB_LOGGER)
+    for handler in [h for h in logger.handlers if getattr(h, "_course", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stdout if stream is None else stream)
+    handler.setFormatter(_JobLogFormatter())
+    handler._course = True
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a handler on the root logger would print every line twice
+    return handler
+
+
+def stage_source(dest, *, purpose: str = "training") -> Path:
+    """Fill a folder with what a job (``"training"``) or the endpoint (``"inference"``) uploads.
+
+    * training: ``train.py``, ``metrics.py``, ``inference.py``, the training
+      ``requirements.txt`` and the course package ``utils/`` (``train.py`` imports
+      ``utils.models``, ``utils.data``, ``utils.training``, ``utils.checkpoint``); the job code
+      itself (``sagemaker_code/``) and the notebook-side ``sagemaker_workflow.py`` stay out.
+    * inference: ``inference.py``, ``requirements.txt`` holding only what serving needs (the
+      serving container installs the file of that name) and the three ``utils`` modules the
+      handler imports.
+
+    Inside a job (and in model.tar.gz's ``code/``) the scripts find ``utils`` next to
+    themselves. The SageMaker SDK refuses a source folder under some system paths, ``/root``
+    among them (:func:`sdk_refuses`); when ``dest`` is one, the same folder name is staged under
+    the temporary directory instead. Returns the folder it filled.
+    """
+    if purpose not in ("training", "inference"):
+        raise ValueError(f"purpose must be 'training' or 'inference', got {purpose!r}.")
+    dest = _acceptable_dest(Path(dest))
     if dest.exists():
         shutil.rmtree(dest)
-    code = repo_root() / "utils" / "sagemaker_code"
+    code, utils_dir = repo_root() / "utils" / "sagemaker_code", repo_root() / "utils"
     dest.mkdir(parents=True)
-    for name in CODE_FILES:
-        shutil.copy2(code / name, dest / name)
-    shutil.copytree(repo_root() / "utils", dest / "utils",
-                    ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+    if purpose == "training":
+        for name in CODE_FILES:
+            shutil.copy2(code / name, dest / name)
+        shutil.copytree(utils_dir, dest / "utils", ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+    else:
+        for name in INFERENCE_FILES:
+            shutil.copy2(code / name, dest / name)
+        shutil.copy2(code / INFERENCE_REQUIREMENTS, dest / "requirements.txt")
+        (dest / "utils").mkdir()
+        for name in INFERENCE_UTILS:
+            shutil.copy2(utils_dir / name, dest / "utils" / name)
     return dest
+
+
+def sdk_refuses(path) -> bool:
+    """Whether the SageMaker SDK refuses ``path`` as a source folder (as ModelBuilder checks:
+    the resolved path starts with one of ``sagemaker.core.common_utils._SENSITIVE_SYSTEM_PATHS``).
+    """
+    try:
+        from sagemaker.core.common_utils import _SENSITIVE_SYSTEM_PATHS as refused
+    except ImportError:  # pragma: no cover - another SDK version
+        refused = [os.path.abspath(os.path.expanduser(p)) for p in REFUSED_FALLBACK]
+    resolved = os.path.abspath(os.path.realpath(path))
+    return any(resolved != "/" and resolved.startswith(prefix) for prefix in refused)
+
+
+def _acceptable_dest(dest: Path) -> Path:
+    """``dest``, or a folder of the same name under a temporary directory the SDK accepts."""
+    if not sdk_refuses(dest):
+        return dest
+    import hashlib
+
+    tag = hashlib.sha1(str(dest.resolve()).encode()).hexdigest()[:10]
+    for base in (tempfile.gettempdir(), "/tmp", "/var/tmp"):
+        candidate = Path(base) / f"course-staging-{os.getuid()}-{tag}" / dest.name
+        if not sdk_refuses(candidate) and os.access(base, os.W_OK):
+            return candidate
+    raise AwsSetupError(
+        f"The SageMaker SDK refuses source folders under {dest} (e.g. /root) and no temporary "
+        "directory it accepts is writable. Set TMPDIR to a writable folder outside /root.")
 
 
 @dataclass
@@ -217,6 +377,40 @@ def estimate_table(estimates: dict[str, CostEstimate]) -> pd.DataFrame:
     """One row per estimate, indexed by its name (e.g. ``"training job"``)."""
     rows = [{"what": what, **asdict(estimate)} for what, estimate in estimates.items()]
     return pd.DataFrame(rows).set_index("what")
+
+
+def serverless_request_usd(*, memory_mb: int, seconds: float, bytes_in: int, bytes_out: int,
+                           rates: dict | None = None) -> float:
+    """What one request to a serverless endpoint costs: ``memory_mb`` of configured memory
+    for ``seconds`` of processing (billed per millisecond, rounded up), plus the request and
+    reply data. ``rates`` defaults to :data:`SERVERLESS_RATES` (third-party figures)."""
+    rates = SERVERLESS_RATES if rates is None else rates
+    if memory_mb <= 0 or seconds < 0 or bytes_in < 0 or bytes_out < 0:
+        raise ValueError("memory_mb must be > 0; seconds and bytes must be >= 0.")
+    billed_seconds = math.ceil(seconds * 1000) / 1000
+    compute = memory_mb / 1024 * billed_seconds * rates["usd_per_gb_second"]
+    return compute + (bytes_in + bytes_out) / 1024**3 * rates["usd_per_gb_data"]
+
+
+def endpoint_cost_table(requests_per_hour, *, instance_type: str, memory_mb: int,
+                        seconds_per_request: float, bytes_in: int, bytes_out: int,
+                        instance_count: int = 1, hourly_rates: dict | None = None,
+                        serverless_rates: dict | None = None) -> pd.DataFrame:
+    """Dollars per hour of a real-time endpoint and of a serverless one, per traffic level.
+
+    A real-time endpoint bills ``instance_count`` instances for every hour it exists, used or
+    not; a serverless one bills each request (:func:`serverless_request_usd`) and nothing while
+    idle. One row per value of ``requests_per_hour``.
+    """
+    hourly = _rate(instance_type, hourly_rates) * instance_count
+    per_request = serverless_request_usd(memory_mb=memory_mb, seconds=seconds_per_request,
+                                         bytes_in=bytes_in, bytes_out=bytes_out,
+                                         rates=serverless_rates)
+    rows = [{"requests_per_hour": n, f"real_time_usd_per_hour ({instance_type})": hourly,
+             f"serverless_usd_per_hour ({memory_mb} MB)": n * per_request,
+             "cheaper": "serverless" if n * per_request < hourly else "real-time"}
+            for n in requests_per_hour]
+    return pd.DataFrame(rows).set_index("requests_per_hour")
 
 
 def predict(runtime_client, endpoint_name: str, body: bytes, *, content_type: str,
@@ -286,8 +480,27 @@ def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None
     return deleted
 
 
-def leftover_resources(sagemaker_client, prefix: str = "") -> dict[str, list[str]]:
-    """Endpoints, endpoint configs and models whose names start with ``prefix``: what bills."""
+def delete_s3_objects(s3_client, uris) -> int:
+    """Delete single objects given by ``s3://`` URI (what the SDK uploaded outside the run's
+    prefix); returns how many were deleted. Missing objects are not an error."""
+    from course.aws_emulator import split_s3_uri
+
+    count = 0
+    for uri in uris:
+        bucket, key = split_s3_uri(uri)
+        s3_client.delete_object(Bucket=bucket, Key=key)
+        count += 1
+    return count
+
+
+def leftover_resources(sagemaker_client, prefix: str = "", *, s3_client=None,
+                       bucket: str | None = None, s3_prefix: str | None = None,
+                       ) -> dict[str, list[str]]:
+    """Endpoints, endpoint configs and models whose names start with ``prefix``: what bills.
+
+    With ``s3_client``, ``bucket`` and ``s3_prefix`` it also lists the objects left under that
+    prefix (``"s3_objects"``): storage bills too, by the GB-month.
+    """
     found = {}
     for kind, call, key, name in (
             ("endpoints", "list_endpoints", "Endpoints", "EndpointName"),
@@ -302,7 +515,42 @@ def leftover_resources(sagemaker_client, prefix: str = "") -> dict[str, list[str
                 break
             kwargs["NextToken"] = page["NextToken"]
         found[kind] = [n for n in names if n.startswith(prefix)]
+    if s3_client is not None:
+        if not bucket or not s3_prefix:
+            raise ValueError("Listing S3 leftovers needs bucket and s3_prefix.")
+        found["s3_objects"] = s3_objects(s3_client, bucket, s3_prefix)
     return found
+
+
+def s3_objects(s3_client, bucket: str, prefix: str) -> list[str]:
+    """The keys of every object under ``prefix`` in ``bucket``."""
+    keys = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+def delete_s3_prefix(s3_client, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix`` (data, code, checkpoints, outputs, models).
+
+    ``prefix`` must be a folder below the bucket's top (``course-06/<run>/``), never the whole
+    bucket. Returns how many objects were deleted; raises :class:`AwsSetupError` naming the
+    objects that could not be.
+    """
+    prefix = prefix.strip("/")
+    if not prefix:
+        raise ValueError("Refusing to delete a whole bucket: pass the chapter's own prefix.")
+    keys = s3_objects(s3_client, bucket, prefix + "/")
+    failed = []
+    for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+        reply = s3_client.delete_objects(Bucket=bucket, Delete={
+            "Objects": [{"Key": k} for k in keys[start:start + 1000]], "Quiet": True})
+        failed += [f"{e['Key']}: {e.get('Message', e.get('Code'))}"
+                   for e in reply.get("Errors", [])]
+    if failed:
+        raise AwsSetupError(f"Could not delete {len(failed)} object(s) in s3://{bucket}/{prefix}/ "
+                            "(delete them in the S3 console): " + "; ".join(failed[:5]))
+    return len(keys)
 
 
 @dataclass
@@ -413,12 +661,15 @@ def job_log(session, job_name: str, last: int = 12) -> str:
 
 
 def quiet_sdk_logs() -> None:
-    """Keep the SDK's own progress messages, drop botocore's per-request INFO/DEBUG lines."""
-    import logging
+    """Keep the SDK's own progress messages, drop botocore's per-request INFO/DEBUG lines.
 
-    for name in ("botocore", "sagemaker.config", "sagemaker.core.utils.utils",
-                 "sagemaker.core.telemetry"):
+    Also silences the SDK's "No region provided. Using default region." warning: it is logged
+    whenever a resource is created without an explicit region argument, even though the
+    session passed along (ours) has one, and the session's region is what is used.
+    """
+    for name in ("botocore", "sagemaker.config", "sagemaker.core.telemetry"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("sagemaker.core.utils.utils").setLevel(logging.ERROR)
 
 
 def load_job_model(session, model_artifacts_uri: str, dest):

@@ -1,5 +1,7 @@
-"""The ``source_dir`` of the chapter 06 SageMaker jobs: ``train.py`` and ``inference.py``.
+"""The SageMaker code of chapter 06: ``train.py`` (the jobs) and ``inference.py`` (the endpoint).
 
-Self-contained apart from pip packages (``requirements.txt``) and the course package ``utils``,
-which the notebook copies next to these files before uploading them.
+Self-contained apart from pip packages (``requirements.txt`` for training,
+``requirements-inference.txt`` for serving) and the course package ``utils``, which the
+notebook copies next to these files before uploading them
+(``utils.sagemaker_workflow.stage_source``).
 """

@@ -1,5 +1,11 @@
 """SageMaker inference handler for the flower-species model written by ``train.py``.
 
+One endpoint, two questions: "is there a flower?" (the organisation's detector) and "which
+species?" (the species model trained from it). When the species model kept the detector's
+feature layers frozen, both heads read one body (``utils.models.TwoHeadedModel``, chapter 05):
+one pass through the network answers both. When its top stages were fine-tuned, the detector
+keeps its own body (``detector.pt`` next to ``model.pt``) so its answers do not change.
+
 The PyTorch serving container (``sagemaker-pytorch-inference``) imports this module and calls
 ``model_fn`` once, then ``input_fn`` -> ``predict_fn`` -> ``output_fn`` for every request.
 
@@ -14,8 +20,14 @@ Requests
 Response (``application/json``), one entry per image, best class first::
 
     {"predictions": [{"label": "cup_tulip", "probability": 0.91,
-                      "top_k": [{"label": "cup_tulip", "probability": 0.91}, ...]}],
+                      "top_k": [{"label": "cup_tulip", "probability": 0.91}, ...],
+                      "flower_probability": 0.98, "is_flower": true, "answer": "cup_tulip"}],
      "k": 3, "classes": 6}
+
+``label`` and ``top_k`` are the species head's answer whatever the photo shows;
+``flower_probability`` is the detector's, and ``answer`` is the species when the detector says
+there is a flower (probability >= 0.5) and ``"no flower"`` otherwise. A model trained without
+a detector answers the species only (no ``flower_probability``, ``is_flower``, ``answer``).
 
 Errors
     A bad request raises an error the toolkit turns into an HTTP status: 415 for an unsupported
@@ -26,11 +38,13 @@ Errors
     Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
     ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
 
-Dependencies: torch, torchvision, timm and the course package ``utils`` (copied next to this
-file in the model's ``code/`` folder). ``model_fn`` loads the model with
-``utils.checkpoint.load_checkpoint`` and preprocesses with ``utils.checkpoint.make_transform``:
-the same code that training and the chapters use, so serving cannot drift from training. No
-pretrained weights are needed: they are all in ``model.pt``.
+Dependencies: torch, torchvision and pillow (in the PyTorch serving container), timm (the
+inference ``requirements.txt``) and three files of the course package ``utils``
+(``__init__.py``, ``models.py``, ``checkpoint.py``, copied next to this file in the model's
+``code/`` folder). ``model_fn`` loads the model with ``utils.checkpoint.load_checkpoint`` and
+preprocesses with ``utils.checkpoint.make_transform``: the same code that training and the
+chapters use, so serving cannot drift from training. No pretrained weights are needed: they are
+all in ``model.pt`` (and ``detector.pt``).
 """
 
 from __future__ import annotations
@@ -55,6 +69,8 @@ IMAGE_TYPES = ("image/jpeg", "image/jpg", "image/png", "application/x-image")
 DEFAULT_K = 3
 MAX_IMAGES = 64
 MODEL_FILE = "model.pt"
+FLOWER = "flower"  # the detector's output that means "there is a flower"
+NO_FLOWER = "no flower"  # the answer when the detector says there is none
 
 try:  # the serving toolkit's error types: it maps BaseInferenceToolkitError to an HTTP status
     from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
@@ -128,8 +144,41 @@ def model_fn(model_dir):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model, classes, meta = load_checkpoint(path, device)
     image_size = int(meta.get("image_size", 224))
-    return {"model": model, "classes": classes, "device": device, "image_size": image_size,
-            "transform": make_transform(image_size, backbone=model.backbone)}
+    served = {"model": model, "classes": classes, "device": device, "image_size": image_size,
+              "transform": make_transform(image_size, backbone=model.backbone)}
+    if meta.get("detector"):
+        served["model"], served["flower_index"] = _with_detector(model, meta["detector"],
+                                                                 Path(model_dir), device)
+    return served
+
+
+def _with_detector(species, detector: dict, model_dir: Path, device):
+    """``(network returning (detector scores, species scores), index of 'flower')``."""
+    from torch import nn
+
+    from utils.checkpoint import load_checkpoint
+    from utils.models import TwoHeadedModel
+
+    if detector.get("shared_body"):  # frozen feature layers: one body, two heads (chapter 05)
+        weight = detector["head"]["weight"]
+        head = nn.Linear(weight.shape[1], weight.shape[0])
+        head.load_state_dict(detector["head"])
+        network = TwoHeadedModel(species.body, head, species.head)
+    else:  # fine-tuned feature layers: the detector keeps its own body
+        own, _, _ = load_checkpoint(model_dir / detector["file"], device)
+        network = _TwoNetworks(own, species)
+    return network.eval().to(device), list(detector["classes"]).index(FLOWER)
+
+
+class _TwoNetworks(torch.nn.Module):
+    """The detector and the species model side by side: ``(detector scores, species scores)``."""
+
+    def __init__(self, detector, species):
+        super().__init__()
+        self.detector, self.species = detector, species
+
+    def forward(self, x):
+        return self.detector(x), self.species(x)
 
 
 def input_fn(request_body, content_type, context=None):
@@ -143,20 +192,31 @@ def input_fn(request_body, content_type, context=None):
 
 
 def predict_fn(input_data, model, context=None):
-    """Top-k classes with probabilities for each image."""
+    """Top-k species with probabilities for each image, and the detector's answer if any."""
     if isinstance(input_data, _ErrorReply):
         return input_data
     classes, device = model["classes"], model["device"]
     k = min(input_data["k"], len(classes))
     batch = torch.stack([model["transform"](img) for img in input_data["images"]]).to(device)
+    flower = model.get("flower_index")
     with torch.inference_mode():
-        probs = model["model"](batch).float().softmax(1).cpu()
+        scores = model["model"](batch)
+        if flower is not None:
+            detector_scores, scores = scores
+            p_flower = detector_scores.float().softmax(1)[:, flower].cpu().tolist()
+        probs = scores.float().softmax(1).cpu()
     top = probs.topk(k, dim=1)
     predictions = []
-    for values, indices in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-        ranked = [{"label": classes[i], "probability": round(p, 6)}
-                  for p, i in zip(values, indices, strict=True)]
-        predictions.append({**ranked[0], "top_k": ranked})
+    for i, (values, indices) in enumerate(zip(top.values.tolist(), top.indices.tolist(),
+                                              strict=True)):
+        ranked = [{"label": classes[j], "probability": round(p, 6)}
+                  for p, j in zip(values, indices, strict=True)]
+        prediction = {**ranked[0], "top_k": ranked}
+        if flower is not None:
+            is_flower = p_flower[i] >= 0.5
+            prediction.update(flower_probability=round(p_flower[i], 6), is_flower=is_flower,
+                              answer=ranked[0]["label"] if is_flower else NO_FLOWER)
+        predictions.append(prediction)
     return {"predictions": predictions, "k": k, "classes": len(classes)}
 
 

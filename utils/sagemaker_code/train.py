@@ -1,11 +1,18 @@
-"""SageMaker script-mode entry point: fine-tune a pretrained network on the ``training`` channel.
+"""SageMaker script-mode entry point: train a species classifier on the ``training`` channel.
 
-The network is EfficientNet-Lite0 by default (``--backbone``; its ImageNet weights ship in a pip
-package, so a job needs no download).
+Where the network comes from
+    With a ``detector`` channel (chapter 06's flow), the job starts from the organisation's
+    existing flower detector: a course checkpoint (``utils.checkpoint.save_checkpoint``, the
+    file chapter 05 writes). Its feature layers (the body) are kept and a new species head is
+    trained on top; ``trainable_stages`` says how many of the body's top stages are fine-tuned
+    too (0: the feature layers stay frozen). Without one, the job starts from the ImageNet
+    network ``--backbone`` (EfficientNet-Lite0 by default; its weights ship in a pip package,
+    so a job needs no download).
 
 Run it anywhere::
 
-    python train.py --training data/flowers --model_dir /tmp/model --epochs 3
+    python train.py --training data/flowers --detector runs/05_flower_species/flower_detector.pt \
+        --model_dir /tmp/model --epochs 3
 
 and SageMaker runs it the same way, with the settings in ``SM_*`` environment variables.
 
@@ -50,9 +57,14 @@ Data-parallel training
     and writes checkpoints and the model.
 
 Outputs
-    ``model_dir/model.pt``: a course checkpoint written by ``utils.checkpoint.save_checkpoint``
-    (``utils.checkpoint.load_checkpoint`` reads it; ``inference.py`` serves it) with the
-    backbone, the class names and ``meta`` (image size, hyperparameters, history).
+    ``model_dir/model.pt``: the species model, a course checkpoint written by
+    ``utils.checkpoint.save_checkpoint`` (``utils.checkpoint.load_checkpoint`` reads it;
+    ``inference.py`` serves it) with the backbone, the class names and ``meta`` (image size,
+    hyperparameters, history). Trained from a detector, ``meta["detector"]`` holds what the
+    endpoint needs to answer "is there a flower?" as well: the detector's class names, its
+    output layer (``head``) and whether the species model still has the detector's body
+    (``shared_body``: the feature layers stayed frozen). When they did not, the detector's
+    checkpoint is copied next to the model as ``model_dir/detector.pt``.
     ``model_dir/classes.json``: the label map. ``output_data_dir/metrics.json``: the history.
     Metric lines: see ``metrics.py``.
 """
@@ -172,6 +184,9 @@ OPTIONS: dict[str, tuple] = {
     "test_fraction": (to_float, 0.15, None, "test share if there is no validation channel"),
     "num_workers": (to_int, 0, None, "DataLoader worker processes"),
     "device": (str, "auto", None, "auto, cpu or cuda"),
+    "detector": (to_path, None, "SM_CHANNEL_DETECTOR",
+                 "the existing model to start from: a course checkpoint file, or a folder (the "
+                 "'detector' channel) holding one .pt file; its backbone replaces --backbone"),
     "use_spot": (to_bool, False, None, "informational: the script is the same with spot on/off"),
     "stop_after_epoch": (to_int, 0, None, "debug: exit after this epoch's checkpoint (0 = off)"),
     "model_dir": (to_path, "/opt/ml/model", "SM_MODEL_DIR", "where model.pt is written"),
@@ -342,6 +357,7 @@ class Dist:
 # --------------------------------------------------------------------------------------------
 
 CHECKPOINT_NAME = "checkpoint.pt"
+DETECTOR_FILE = "detector.pt"
 
 
 class SettingsError(ValueError):
@@ -373,6 +389,64 @@ def load_data(args):
         return classes, train, val, []
     splits = load_image_folder(training, args.val_fraction, args.test_fraction, args.seed)
     return splits.classes, splits.train, splits.val, splits.test
+
+
+def find_checkpoint(location) -> Path:
+    """The detector checkpoint: ``location`` itself, or the one ``.pt`` file in that folder."""
+    from utils.data import DataError
+
+    location = Path(location)
+    if location.is_file():
+        return location
+    found = sorted(location.rglob("*.pt")) if location.is_dir() else []
+    if len(found) != 1:
+        raise DataError(
+            f"The detector channel {str(location)!r} should hold exactly one .pt checkpoint "
+            f"(utils.checkpoint.save_checkpoint's format); found {len(found)}."
+        )
+    return found[0]
+
+
+def build_model(args, num_classes: int):
+    """``(model to train, detector or None)``: the detector's body with a new species head, or
+    the ImageNet network's; then :func:`utils.models.freeze` with ``trainable_stages``."""
+    from utils.checkpoint import load_checkpoint
+    from utils.models import create_model, freeze
+
+    detector = None
+    if args.detector:
+        path = find_checkpoint(args.detector)
+        try:
+            detector, detector_classes, _ = load_checkpoint(path)
+        except ValueError:  # not a course checkpoint (torch's own message runs many lines)
+            raise SettingsError(
+                f"the detector channel holds {path.name}, which is not a course checkpoint "
+                "(one written by utils.checkpoint.save_checkpoint).") from None
+        if "flower" not in detector_classes:
+            raise SettingsError(f"the detector {path.name} has outputs {detector_classes}; a "
+                                "flower detector needs a 'flower' output.")
+        detector.classes = detector_classes
+        args.backbone = detector.backbone  # the body decides the architecture and transform
+    try:
+        if detector is not None:
+            # the same architecture with random weights (nothing to download), then the
+            # detector's body: its feature layers, exactly as the organisation trained them
+            model = create_model(num_classes, backbone=detector.backbone, pretrained=False,
+                                 seed=args.seed)
+            model.body.load_state_dict(detector.body.state_dict())
+        else:
+            model = create_model(num_classes, backbone=args.backbone, seed=args.seed)
+        return freeze(model, args.trainable_stages), detector
+    except ValueError as err:  # an unknown backbone, more stages than the body has
+        raise SettingsError(str(err)) from None
+
+
+def same_weights(a, b) -> bool:
+    """Whether two modules hold exactly the same parameters and buffers."""
+    import torch
+
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].cpu(), sb[k].cpu()) for k in sa)
 
 
 def save_atomically(obj, path: Path) -> None:
@@ -426,7 +500,7 @@ def train(args, dist: Dist) -> dict:
 
     from utils.checkpoint import make_transform, save_checkpoint
     from utils.data import ImageListDataset
-    from utils.models import create_model, freeze, parameter_groups, train_mode
+    from utils.models import parameter_groups, train_mode
     from utils.training import evaluate, make_loader, set_seed, train_one_epoch
 
     classes, train_samples, val_samples, test_samples = load_data(args)
@@ -434,11 +508,11 @@ def train(args, dist: Dist) -> dict:
         f"test={len(test_samples)} world_size={dist.world_size} device={dist.device}", dist)
 
     set_seed(args.seed)
-    try:
-        model = freeze(create_model(len(classes), backbone=args.backbone, seed=args.seed),
-                       args.trainable_stages)
-    except ValueError as err:  # an unknown backbone, more stages than the body has
-        raise SettingsError(str(err)) from None
+    model, detector = build_model(args, len(classes))
+    if detector is not None:
+        log(f"starting from the detector {args.detector} ({detector.backbone}, outputs "
+            f"{detector.classes}): its body, a new {len(classes)}-species head, "
+            f"trainable_stages={args.trainable_stages}", dist)
     model.to(dist.device)
     lr_body = args.lr / 10 if args.lr_body is None else args.lr_body
     optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, lr_body),
@@ -535,9 +609,14 @@ def train(args, dist: Dist) -> dict:
             final.update(test_loss=result.loss, test_acc=result.accuracy)
         log(format_metrics("final", **final), dist)
         model_dir = Path(args.model_dir)
+        extra = {} if detector is None else {"detector": detector_meta(model.cpu(), detector)}
         save_checkpoint(model_dir / "model.pt", model.cpu(), classes,
                         image_size=args.image_size, hyperparameters=hyperparameters(args),
-                        history=history, final=final)
+                        history=history, final=final, **extra)
+        if detector is not None and not extra["detector"]["shared_body"]:
+            # fine-tuned feature layers: "is there a flower?" needs the detector's own body
+            save_checkpoint(model_dir / DETECTOR_FILE, detector, detector.classes,
+                            image_size=args.image_size)
         (model_dir / "classes.json").write_text(json.dumps(classes, indent=1) + "\n")
         if args.output_data_dir:
             out = Path(args.output_data_dir)
@@ -547,6 +626,14 @@ def train(args, dist: Dist) -> dict:
         log(f"model written to {model_dir / 'model.pt'}", dist)
     dist.barrier()
     return final
+
+
+def detector_meta(model, detector) -> dict:
+    """What the endpoint needs to answer "is there a flower?" next to the species."""
+    shared = same_weights(model.body, detector.body)  # frozen feature layers stay identical
+    return {"classes": list(detector.classes), "backbone": detector.backbone,
+            "head": {k: v.detach().cpu().clone() for k, v in detector.head.state_dict().items()},
+            "shared_body": shared, "file": None if shared else DETECTOR_FILE}
 
 
 #: Settings that may change between an interrupted run and its resumption.
@@ -560,7 +647,8 @@ def different_settings(saved: dict, current: dict) -> list[str]:
 
 
 def hyperparameters(args) -> dict:
-    paths = ("model_dir", "training", "validation", "checkpoint_dir", "output_data_dir")
+    paths = ("model_dir", "training", "validation", "checkpoint_dir", "output_data_dir",
+             "detector")
     return {k: v for k, v in vars(args).items() if k not in paths}
 
 
@@ -585,11 +673,11 @@ def main(argv=None) -> int:
     from utils.models import WeightsUnavailableError
 
     dist = Dist(args.device)
-    known = {"training", "validation", "train", "val"}
+    known = {"training", "validation", "train", "val", "detector"}
     ignored = [c for c in channels() if c not in known]
     log(f"settings: {json.dumps(hyperparameters(args))}", dist)
-    log(f"training={args.training} validation={args.validation} model_dir={args.model_dir} "
-        f"checkpoint_dir={args.checkpoint_dir}"
+    log(f"training={args.training} validation={args.validation} detector={args.detector} "
+        f"model_dir={args.model_dir} checkpoint_dir={args.checkpoint_dir}"
         + (f" (ignoring channels: {', '.join(ignored)})" if ignored else ""), dist)
     try:
         train(args, dist)
