@@ -39,7 +39,7 @@ def test_tradeoffs_are_measured(executed):
     assert m["head_share"] < 0.01
     over = m["overfitting"]
     scratch, transfer = over["from scratch (all layers)"], over["transfer (new head only)"]
-    assert scratch["gap"] > transfer["gap"] + 0.15, over
+    assert scratch["gap"] > transfer["gap"] + 0.1, over
     assert transfer["held-out accuracy"] > scratch["held-out accuracy"] + 0.2, over
     bias = m["bias"]
     # the preference is inherited: pretrained and random weights decide conflicts differently
