@@ -513,7 +513,9 @@ def train(args, dist: Dist) -> dict:
         log(f"starting from the detector {args.detector} ({detector.backbone}, outputs "
             f"{detector.classes}): its body, a new {len(classes)}-species head, "
             f"trainable_stages={args.trainable_stages}", dist)
-    model.to(dist.device)
+    # channels_last from the start: evaluate() converts the model to it, so a run resumed from
+    # a checkpoint must train in the same memory format as an uninterrupted one
+    model.to(dist.device, memory_format=torch.channels_last)
     lr_body = args.lr / 10 if args.lr_body is None else args.lr_body
     optimizer = torch.optim.AdamW(parameter_groups(model, args.lr, lr_body),
                                   weight_decay=args.weight_decay)
