@@ -150,8 +150,7 @@ def build_book(notebooks, out_dir, *, how: str = "") -> Book:
                 "next": pages[i + 1][0] if i + 1 < len(pages) else None,
                 "prev_title": _title(pages[i - 1]) if i > 0 else None,
                 "next_title": _title(pages[i + 1]) if i + 1 < len(pages) else None,
-                "parameters": chapter.parameters if chapter else None,
-                "page_title": chapter.title if chapter else BOOK_TITLE}
+                "parameters": chapter.parameters if chapter else None}
         body, _ = exporter.from_notebook_node(nb, resources={"book": book})
         (out / page).write_text(_link_pages(body, notebooks), encoding="utf-8")
     return Book(folder=out, index=out / INDEX, chapters=chapters)

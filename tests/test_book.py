@@ -165,6 +165,14 @@ def test_pages_carry_their_figures_and_tables_and_need_no_javascript(small_book)
             assert "dataframe" in page.tables, name
 
 
+def test_index_links_the_repository_when_github_actions_builds_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/course")
+    nb = _executed_notebook(tmp_path / "00_alpha.ipynb", "00 · Alpha", injected={})
+    book = course_book.build_book([nb], tmp_path / "book")
+    assert 'href="https://github.com/someone/course"' in book.index.read_text()
+
+
 def test_a_missing_notebook_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the chapters first"):
         course_book.build_book([tmp_path / "03_gone.ipynb"], tmp_path / "book")
