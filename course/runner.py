@@ -5,15 +5,20 @@
     python -m course 01 -p image_size 96  # override a parameter (repeatable)
     python -m course --data real            # every chapter on real photos (see course.real)
     python -m course --data real --flowers DIR --cats DIR [--nonflowers DIR]
+    python -m course --book               # run every chapter, then build the HTML book
+    python -m course --book --test-parameters   # ... with the tests' smaller values
 
 Executed copies go to ``runs/<notebook>.ipynb`` and each notebook writes its measured numbers
-to ``runs/<notebook>/``. The notebooks in ``notebooks/`` are never modified.
+to ``runs/<notebook>/``; with ``--test-parameters`` both go to ``runs/test-parameters/``
+instead. ``--book`` then writes the static site of the executed chapters to ``book/`` in that
+folder (see :mod:`course.book`). The notebooks in ``notebooks/`` are never modified.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import sys
 import time
@@ -31,6 +36,19 @@ def notebooks(prefixes=()) -> list[Path]:
     if prefixes:
         found = [p for p in found if any(p.name.startswith(pre) for pre in prefixes)]
     return found
+
+
+def test_parameters(notebook: Path) -> dict:
+    """The smaller parameter values a notebook asks tests to use.
+
+    They live in the notebook's metadata under ``course.test_parameters``, next to the defaults
+    they shrink, so a new chapter brings its own.
+    """
+    meta = json.loads(Path(notebook).read_text()).get("metadata", {})
+    return dict(meta.get("course", {}).get("test_parameters", {}))
+
+
+test_parameters.__test__ = False  # not a test, despite the name
 
 
 def run_notebook(path, parameters: dict | None = None, runs_dir=RUNS_DIR,
@@ -73,7 +91,18 @@ def main(argv=None) -> int:
     parser.add_argument("--flowers", type=Path, help="with --data real: a flower ImageFolder")
     parser.add_argument("--cats", type=Path, help="with --data real: a cat-breed ImageFolder")
     parser.add_argument("--nonflowers", type=Path, help="with --data real: non-flower photos")
+    parser.add_argument("--test-parameters", action="store_true",
+                        help="run with each notebook's smaller test values (metadata "
+                             "course.test_parameters), into runs/test-parameters/")
+    parser.add_argument("--book", action="store_true",
+                        help="then build the executed chapters as a static HTML site")
+    parser.add_argument("--no-run", action="store_true",
+                        help="with --book: build from the notebooks already executed")
+    parser.add_argument("--book-dir", type=Path, default=None,
+                        help="where the site goes (default: book/ in the runs folder)")
     args = parser.parse_args(argv)
+    if args.no_run and not args.book:
+        parser.error("--no-run only makes sense with --book")
     params = {name: _parse_value(value) for name, value in args.parameter}
     photos = None
     if args.data == "real":
@@ -85,20 +114,39 @@ def main(argv=None) -> int:
     selected = notebooks(args.prefixes)
     if not selected:
         parser.error(f"no notebook matches {args.prefixes} in {NOTEBOOK_DIR}")
+    runs_dir = RUNS_DIR / "test-parameters" if args.test_parameters else RUNS_DIR
     total = time.perf_counter()
-    for nb in selected:
-        start = time.perf_counter()
-        print(f"running {nb.name} ...", flush=True)
-        chapter_params = dict(params)
-        if photos is not None:
-            from course.real import parameters as real_parameters
+    if not args.no_run:
+        for nb in selected:
+            start = time.perf_counter()
+            print(f"running {nb.name} ...", flush=True)
+            nb_params = {**(test_parameters(nb) if args.test_parameters else {}), **params}
+            if photos is not None:
+                from course.real import parameters as real_parameters
 
-            chapter_params = {**real_parameters(nb.name[:2], photos), **params}
-            print(f"  real photos: {real_parameters(nb.name[:2], photos)}", flush=True)
-        out = run_notebook(nb, chapter_params, progress=True)
-        print(f"  done in {time.perf_counter() - start:.0f} s -> {RUNS_DIR / nb.name}, {out}",
-              flush=True)
-    print(f"all {len(selected)} notebook(s) ran in {time.perf_counter() - total:.0f} s")
+                nb_params = {**real_parameters(nb.name[:2], photos), **nb_params}
+                print(f"  real photos: {real_parameters(nb.name[:2], photos)}", flush=True)
+            out = run_notebook(nb, nb_params, runs_dir=runs_dir, progress=True)
+            print(f"  done in {time.perf_counter() - start:.0f} s -> {runs_dir / nb.name}, "
+                  f"{out}", flush=True)
+        print(f"all {len(selected)} notebook(s) ran in {time.perf_counter() - total:.0f} s")
+    if args.book:
+        from course.book import build_book
+
+        how = ("The chapters ran with their **test parameters**, the smaller values the tests "
+               "use: quicker, and the numbers are noisier than with the defaults."
+               if args.test_parameters else
+               "The chapters ran with their **default parameters**, the values a learner "
+               "runs on a laptop CPU.")
+        if params:
+            how += " Overridden for every chapter: " + ", ".join(
+                f"`{k} = {v!r}`" for k, v in params.items()) + "."
+        try:
+            book = build_book([runs_dir / nb.name for nb in selected],
+                              args.book_dir or runs_dir / "book", how=how)
+        except FileNotFoundError as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
+        print(f"book: {len(book.chapters)} chapter(s) -> {book.index}")
     return 0
 
 
