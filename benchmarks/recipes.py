@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from benchmarks.readme import replace_readme_block
 from utils import checkpoint, data, features, models, training
 
 OUT = Path(__file__).resolve().parent / "recipes.jsonl"
@@ -117,7 +118,6 @@ LABELS = {"lp": "feature extraction (linear head on embeddings)",
           "ft_bn_frozen_lr3e-5": "fine-tuning, statistics kept, rates / 3",
           "ft_bn_train_lr3e-5": "fine-tuning, statistics updated, rates / 3"}
 README = Path(__file__).resolve().parent.parent / "README.md"
-START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 
 
 def markdown(path: Path = OUT) -> str:
@@ -144,12 +144,7 @@ def markdown(path: Path = OUT) -> str:
 
 
 def write_readme(path: Path = README) -> None:
-    text = path.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{path} has no {START} ... {END} block")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    path.write_text(f"{head}{START}\n{markdown()}\n{END}{tail}")
+    replace_readme_block(path, "recipes", markdown() + "\n")
 
 
 def main(argv=None) -> int:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.readme import replace_readme_block
 from utils import checkpoint, data, features, models, training
 
 HERE = Path(__file__).resolve().parent
@@ -267,13 +268,7 @@ def markdown(results: dict) -> str:
 
 
 def update_readme(table: str) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}{end}{tail}")
+    replace_readme_block(ROOT / "README.md", "benchmarks", table)
 
 
 def main(argv=None) -> int:

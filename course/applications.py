@@ -30,6 +30,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.ndimage import gaussian_filter
 
+from course.synthetic import check_int
+
 __all__ = ["CASES", "NORMAL", "render", "generate"]
 
 CASES: dict[str, tuple[str, ...]] = {
@@ -401,14 +403,6 @@ def _check(case, class_name=None):
                          f"are: {', '.join(CASES[case])}")
 
 
-def _check_int(name, value, lo, hi=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
-
-
 def render(case: str, class_name: str, size: int = 64, seed: int = 0,
            index: int = 0) -> Image.Image:
     """One RGB image of ``class_name`` in ``case``, deterministic in (case, class, seed, index).
@@ -416,9 +410,9 @@ def render(case: str, class_name: str, size: int = 64, seed: int = 0,
     Radiographs are grey (three equal channels), as a chest X-ray saved as RGB would be.
     """
     _check(case, class_name)
-    _check_int("size", size, _MIN_SIZE, _MAX_SIZE)
-    _check_int("seed", seed, 0)
-    _check_int("index", index, 0)
+    check_int("size", size, _MIN_SIZE, _MAX_SIZE)
+    check_int("seed", seed, 0)
+    check_int("index", index, 0)
     ss = np.random.SeedSequence([int(seed), _CASE_IDS[case], CASES[case].index(class_name),
                                  int(index)])
     return _RENDERERS[case](np.random.default_rng(ss), class_name, int(size))
@@ -432,9 +426,9 @@ def generate(case: str, out_dir, n_per_class: int = 40, size: int = 64, seed: in
     returns at once without re-rendering.
     """
     _check(case)
-    _check_int("n_per_class", n_per_class, 1)
-    _check_int("size", size, _MIN_SIZE, _MAX_SIZE)
-    _check_int("seed", seed, 0)
+    check_int("n_per_class", n_per_class, 1)
+    check_int("size", size, _MIN_SIZE, _MAX_SIZE)
+    check_int("seed", seed, 0)
     out_dir = pathlib.Path(out_dir)
     manifest = {"generator": "course.applications", "version": _VERSION, "case": case,
                 "n_per_class": int(n_per_class), "size": int(size), "seed": int(seed),

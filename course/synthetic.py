@@ -1088,7 +1088,8 @@ def _class_index(kind, class_name):
     return names.index(class_name)
 
 
-def _check_int(name, value, lo, hi=None):
+def check_int(name, value, lo, hi=None):
+    """A clear ValueError unless ``value`` is an integer in ``[lo, hi]``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < lo or (hi is not None and value > hi):
@@ -1117,9 +1118,9 @@ def render(kind: str, class_name: str, size: int = 128, seed: int = 0,
     """
     _check_kind(kind)
     ci = _class_index(kind, class_name)
-    _check_int("size", size, _MIN_SIZE, _MAX_SIZE)
-    _check_int("seed", seed, 0)
-    _check_int("index", index, 0)
+    check_int("size", size, _MIN_SIZE, _MAX_SIZE)
+    check_int("seed", seed, 0)
+    check_int("index", index, 0)
     rng = _image_rng(seed, kind, ci, index)
     size = int(size)
     s = 2 * size
@@ -1208,9 +1209,9 @@ def generate(kind: str, out_dir, n_per_class: int = 60, size: int = 128, seed: i
                          f"{', '.join(_valid_classes(kind))}")
     for c in classes:
         _class_index(kind, c)
-    _check_int("n_per_class", n_per_class, 1)
-    _check_int("size", size, _MIN_SIZE, _MAX_SIZE)
-    _check_int("seed", seed, 0)
+    check_int("n_per_class", n_per_class, 1)
+    check_int("size", size, _MIN_SIZE, _MAX_SIZE)
+    check_int("seed", seed, 0)
     out_dir = pathlib.Path(out_dir)
     manifest = _manifest(kind, n_per_class, size, seed, classes)
     if _cache_is_valid(out_dir, manifest):
