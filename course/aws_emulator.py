@@ -795,11 +795,19 @@ class ModelServer:
                 if k == "utils" or k.startswith("utils.")}
         sys.modules.pop(Path(program).stem, None)
         sys.path.insert(0, str(code))
+        # The toolkit's initialize() also prepends code/ to os.environ["PYTHONPATH"]: right in
+        # a container, wrong here, where every later subprocess (a notebook kernel, a training
+        # job) would import that copy of utils. Put the variable back as it was.
+        pythonpath = os.environ.get("PYTHONPATH")
         try:
             self.service.initialize(self.context)
             shipped = sys.modules.get("utils")
             self.code_package = getattr(shipped, "__file__", None)
         finally:
+            if pythonpath is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = pythonpath
             sys.path.remove(str(code))
             for k in [k for k in sys.modules if k == "utils" or k.startswith("utils.")]:
                 del sys.modules[k]

@@ -74,11 +74,14 @@ def test_an_endpoint_runs_the_utils_package_shipped_in_its_model(tmp_path, monke
     net = models.create_model(3, pretrained=False, seed=0)
     checkpoint.save_checkpoint(model_dir / "model.pt", net, ["a", "b", "c"], image_size=32)
     monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")  # restored after the test
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
     ours = sys.modules["utils"]
     try:
         server = aws_emulator.ModelServer(model_dir)
         assert Path(server.code_package).is_relative_to(model_dir / "code")
         assert sys.modules["utils"] is ours
+        # the serving toolkit prepends code/ to PYTHONPATH; later kernels must not inherit it
+        assert os.environ["PYTHONPATH"] == "/elsewhere"
         assert not any(Path(getattr(m, "__file__", None) or "/").is_relative_to(model_dir)
                        for name, m in sys.modules.items() if name.startswith("utils."))
         buffer = io.BytesIO()
