@@ -366,13 +366,17 @@ def download_tarball(uri: str, dest: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _job_environment(base: Path, extra: dict) -> dict[str, str]:
-    """A clean environment for a job process: no SM_* leaking in from the server's own."""
+def _job_environment(base: Path, extra: dict, *, share: int = 1) -> dict[str, str]:
+    """A clean environment for a job process: no SM_* leaking in from the server's own.
+
+    ``share``: how many jobs run at once; each gets that share of this machine's cores (more
+    threads than cores slows every job down several times over).
+    """
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(_KEEP_OUT) and k not in _DIST_VARS}
     env.update(client_environment(_STATE["url"]), PYTHONUNBUFFERED="1")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.setdefault("OMP_NUM_THREADS", str(max(1, os.cpu_count() or 1)))
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, share))))
     # the job runs in the course's own environment: its `pip install -r requirements.txt`
     # (the SDK's driver, the training toolkit) checks the pins but must never change it
     env["PIP_DRY_RUN"] = "1"
@@ -471,8 +475,12 @@ def _write_config(base: Path, job) -> None:
         (base / name).mkdir(parents=True, exist_ok=True)
 
 
-def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None:
-    """Run one training job to its end; updates the moto job object as SageMaker would."""
+def run_training_job(job, request: dict, metric_definitions: list[dict], *,
+                     share: int = 1) -> None:
+    """Run one training job to its end; updates the moto job object as SageMaker would.
+
+    ``share``: how many jobs run at the same time (tuning trials in parallel).
+    """
     name = job.training_job_name
     root = Path(_STATE["workdir"]) / "jobs" / name
     base = root / "opt" / "ml"
@@ -490,7 +498,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict]) -> None
         checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
         if checkpoint_uri:
             download_prefix(checkpoint_uri, base / "checkpoints")
-        env = _job_environment(base, request.get("Environment") or {})
+        env = _job_environment(base, request.get("Environment") or {}, share=share)
         env.update(TRAINING_JOB_NAME=name, TRAINING_JOB_ARN=job.arn)
         if entrypoint:  # SDK v3 ModelTrainer: sm_train.sh from the sm_drivers channel
             _relocate_text(base / "input" / "data" / "sm_drivers", base)
@@ -638,7 +646,8 @@ def sample_configurations(ranges: dict, count: int, strategy: str, seed: int = 0
 
 
 def run_tuning_job(tuning, backend) -> None:
-    """Run a tuning job's trials one after another and record the best.
+    """Run a tuning job's trials, at most ``MaxParallelTrainingJobs`` at a time, and record the
+    best.
 
     Any error ends the tuning job as ``Failed`` with the reason, never as a job that stays
     ``InProgress`` (which would keep a waiting notebook polling forever).
@@ -653,6 +662,8 @@ def run_tuning_job(tuning, backend) -> None:
 
 
 def _run_trials(tuning, backend) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     config = tuning.hyper_parameter_tuning_job_config
     definition = tuning.training_job_definition or (tuning.training_job_definitions or [{}])[0]
     objective = config.get("HyperParameterTuningJobObjective", {})
@@ -661,6 +672,7 @@ def _run_trials(tuning, backend) -> None:
     strategy = config.get("Strategy", "Random")
     # Grid: every combination, unless a maximum is given (SageMaker: Grid needs no maximum)
     count = int(limits.get("MaxNumberOfTrainingJobs") or (10**6 if strategy == "Grid" else 1))
+    parallel = max(1, int(limits.get("MaxParallelTrainingJobs") or 1))
     trials = sample_configurations(config.get("ParameterRanges", {}), count, strategy)
     counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0,
                 "Stopped": 0}
@@ -668,67 +680,86 @@ def _run_trials(tuning, backend) -> None:
     tuning.training_job_status_counters, tuning.objective_status_counters = counters, objectives
     algo = definition.get("AlgorithmSpecification", {})
     definitions = algo.get("MetricDefinitions") or []
-    best = None
+    tuning_name = tuning.hyper_parameter_tuning_job_name
     summaries = []
-    _STATE.setdefault("trials", {})[tuning.hyper_parameter_tuning_job_name] = summaries
-    for index, tuned in enumerate(trials, start=1):
-        if tuning.hyper_parameter_tuning_job_name in _STOP_REQUESTED:
-            break
+    _STATE.setdefault("trials", {})[tuning_name] = summaries
+    running = _STATE.setdefault("current_trials", {}).setdefault(tuning_name, set())
+    lock = threading.Lock()
+
+    def run_trial(index: int, tuned: dict):
+        if tuning_name in _STOP_REQUESTED:
+            return None
         tag = f"{random.getrandbits(32):08x}"
-        name = f"{tuning.hyper_parameter_tuning_job_name[:27]}-{index:03d}-{tag}"
+        name = f"{tuning_name[:27]}-{index:03d}-{tag}"
         hps = {**definition.get("StaticHyperParameters", {}), **tuned}
         request = {"AlgorithmSpecification": {k: v for k, v in algo.items()
                                               if k not in ("ContainerEntrypoint",
                                                            "ContainerArguments")},
                    "Environment": definition.get("Environment") or {}}
-        job = backend.create_training_job(
-            training_job_name=name, hyper_parameters=hps, algorithm_specification=dict(algo),
-            role_arn=definition.get("RoleArn"), input_data_config=definition.get(
-                "InputDataConfig", []), output_data_config=definition["OutputDataConfig"],
-            resource_config=definition.get("ResourceConfig", {}), vpc_config=None,
-            stopping_condition=definition.get("StoppingCondition", {}), tags=[],
-            enable_network_isolation=False, enable_inter_container_traffic_encryption=False,
-            enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
-            checkpoint_config=definition.get("CheckpointConfig"), debug_hook_config=None,
-            debug_rule_configurations=None,
-            tensor_board_output_config=None, experiment_config=None)
-        job.tuning_job_arn = tuning.arn
-        job.training_job_status, job.secondary_status = "InProgress", "Starting"
-        job.model_artifacts, job.final_metric_data_list = None, []
-        job.algorithm_specification["MetricDefinitions"] = definitions
-        counters["InProgress"] += 1
-        _STATE.setdefault("current_trial", {})[tuning.hyper_parameter_tuning_job_name] = name
-        run_training_job(job, request, definitions)
-        counters["InProgress"] -= 1
-        objectives["Pending"] -= 1
+        with lock:
+            job = backend.create_training_job(
+                training_job_name=name, hyper_parameters=hps, algorithm_specification=dict(algo),
+                role_arn=definition.get("RoleArn"), input_data_config=definition.get(
+                    "InputDataConfig", []), output_data_config=definition["OutputDataConfig"],
+                resource_config=definition.get("ResourceConfig", {}), vpc_config=None,
+                stopping_condition=definition.get("StoppingCondition", {}), tags=[],
+                enable_network_isolation=False,
+                enable_inter_container_traffic_encryption=False,
+                enable_managed_spot_training=definition.get("EnableManagedSpotTraining", False),
+                checkpoint_config=definition.get("CheckpointConfig"), debug_hook_config=None,
+                debug_rule_configurations=None,
+                tensor_board_output_config=None, experiment_config=None)
+            job.tuning_job_arn = tuning.arn
+            job.training_job_status, job.secondary_status = "InProgress", "Starting"
+            job.model_artifacts, job.final_metric_data_list = None, []
+            job.algorithm_specification["MetricDefinitions"] = definitions
+            counters["InProgress"] += 1
+            running.add(name)
+        try:
+            run_training_job(job, request, definitions, share=min(parallel, len(trials)))
+        finally:
+            with lock:
+                running.discard(name)
+                counters["InProgress"] -= 1
+                objectives["Pending"] -= 1
         values = {m["MetricName"]: m["Value"] for m in job.final_metric_data_list}
         value = values.get(objective.get("MetricName"))
         summary = {"TrainingJobName": name, "TrainingJobArn": job.arn,
-                   "TuningJobName": tuning.hyper_parameter_tuning_job_name,
+                   "TuningJobName": tuning_name,
                    "CreationTime": job.creation_time, "TrainingStartTime":
                    job.training_start_time, "TrainingEndTime": job.training_end_time,
                    "TrainingJobStatus": job.training_job_status,
                    "TunedHyperParameters": tuned}
-        if job.training_job_status == "Completed":
-            counters["Completed"] += 1
-        elif job.training_job_status == "Stopped":
-            counters["Stopped"] += 1
-        else:
-            counters["NonRetryableError"] += 1
-            summary["FailureReason"] = job.failure_reason
-        if value is None:
-            objectives["Failed"] += 1
-            summary["ObjectiveStatus"] = "Failed"
-        else:
-            objectives["Succeeded"] += 1
-            summary["ObjectiveStatus"] = "Succeeded"
-            summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-                "Type": objective.get("Type", "Maximize"),
-                "MetricName": objective["MetricName"], "Value": value}
-            if best is None or (value > best[0] if maximize else value < best[0]):
-                best = (value, summary)
-        summaries.append(summary)
-        tuning.last_modified_time = _now()
+        with lock:
+            if job.training_job_status == "Completed":
+                counters["Completed"] += 1
+            elif job.training_job_status == "Stopped":
+                counters["Stopped"] += 1
+            else:
+                counters["NonRetryableError"] += 1
+                summary["FailureReason"] = job.failure_reason
+            if value is None:
+                objectives["Failed"] += 1
+                summary["ObjectiveStatus"] = "Failed"
+            else:
+                objectives["Succeeded"] += 1
+                summary["ObjectiveStatus"] = "Succeeded"
+                summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
+                    "Type": objective.get("Type", "Maximize"),
+                    "MetricName": objective["MetricName"], "Value": value}
+            summaries.append(summary)
+            tuning.last_modified_time = _now()
+        return (value, index, summary) if value is not None else None
+
+    # SageMaker starts up to MaxParallelTrainingJobs trials at once; so does the emulator
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
+        results = list(pool.map(run_trial, range(1, len(trials) + 1), trials))
+    summaries.sort(key=lambda s: s["TrainingJobName"])
+    finished = [r for r in results if r is not None]
+    # the best objective; ties go to the earlier trial, as when trials ran one by one
+    best = (max if maximize else min)(
+        finished, key=lambda r: (r[0], -r[1]) if maximize else (r[0], r[1]), default=None)
+    best = (best[0], best[2]) if best else None
     tuning.best_training_job = best[1] if best else None
     tuning.OverallBestTrainingJob = tuning.best_training_job
     if tuning.hyper_parameter_tuning_job_name in _STOP_REQUESTED:
@@ -951,9 +982,9 @@ def install_patches() -> None:
         if tuning.hyper_parameter_tuning_job_status == "InProgress":
             tuning.hyper_parameter_tuning_job_status = "Stopping"
             _STOP_REQUESTED.add(name)  # no trial starts after this ...
-            trial = _STATE.setdefault("current_trial", {}).get(name)
-            if trial in _RUNNING:  # ... and the one running now stops
-                _request_stop(trial)
+            for trial in list(_STATE.setdefault("current_trials", {}).get(name, ())):
+                if trial in _RUNNING:  # ... and those running now stop
+                    _request_stop(trial)
         return ActionResult({})
 
     SageMakerResponse.stop_training_job = stop_training_job

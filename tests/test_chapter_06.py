@@ -83,6 +83,14 @@ def test_cost_estimate_printed_before_launch_is_the_worst_case(m):
     assert tuning["worst_case_usd"] == pytest.approx(job["worst_case_usd"] * tuning["jobs"])
 
 
+def test_the_emulator_ran_the_trials_in_parallel(m):
+    """tuning_max_parallel=None means 2 in the emulator: the emulator honours
+    MaxParallelTrainingJobs, so the two trials trained at the same time (the chapter's 60 s)."""
+    assert m["tuning_max_parallel"] == 2
+    first, second = sorted(m["trials"], key=lambda t: t["started"])
+    assert first["ended"] and second["started"] < first["ended"]
+
+
 def test_tuning_compared_depths_on_a_fair_grid(m):
     """Every combination of the grid ran once, with everything else equal: no depth was drawn
     twice or with another learning rate."""

@@ -562,6 +562,8 @@ class Trial:
     hyperparameters: dict[str, str]  # the tuned values, as the service reports them (text)
     objective: float | None  # the objective metric's final value (None: never reported)
     billable_seconds: int | None
+    started: str | None = None  # when it started and ended training (ISO 8601): trials that
+    ended: str | None = None  # ran in parallel (max_parallel_jobs > 1) overlap in time
 
 
 def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[Trial]:
@@ -575,8 +577,14 @@ def tuning_trials(sagemaker_client, tuning_job_name: str) -> list[Trial]:
         trials.append(Trial(job=s["TrainingJobName"], status=s["TrainingJobStatus"],
                             hyperparameters=dict(s.get("TunedHyperParameters", {})),
                             objective=objective.get("Value"),
-                            billable_seconds=job.get("BillableTimeInSeconds")))
+                            billable_seconds=job.get("BillableTimeInSeconds"),
+                            started=_iso(job.get("TrainingStartTime")),
+                            ended=_iso(job.get("TrainingEndTime"))))
     return sorted(trials, key=lambda t: t.job)
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def trials_table(trials: list[Trial], *, best_job: str | None = None,
