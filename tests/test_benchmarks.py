@@ -14,9 +14,15 @@ def test_limits_are_positive_throughputs():
 def test_markdown_table_reports_ratios():
     results = {
         "machine": "m", "device": "cpu", "cpu_cores": 2, "torch": "x", "batch": 32,
-        "sizes": [{"size": 128, "forward_limit": 100.0, "train_limit": 30.0, "pipeline": 90.0,
+        "sizes": [{"data": "synthetic PNG", "images": 204, "size": 128, "forward_limit": 100.0,
+                   "train_limit": 30.0, "pipeline": 90.0, "pipeline_ratio": 0.9,
+                   "pipeline_decoded": 95.0, "pipeline_decoded_ratio": 0.95,
+                   "finetune_first": 12.0, "finetune": 24.0, "finetune_ratio": 0.8},
+                  {"data": "flowers17 (real JPEG)", "images": 340, "size": 224,
+                   "forward_limit": 100.0, "train_limit": 30.0, "pipeline": 90.0,
                    "pipeline_ratio": 0.9, "pipeline_decoded": 95.0,
-                   "pipeline_decoded_ratio": 0.95, "finetune": 24.0, "finetune_ratio": 0.8}],
+                   "pipeline_decoded_ratio": 0.95, "finetune_first": 12.0, "finetune": 27.0,
+                   "finetune_ratio": 0.9}],
         "workers": {"size": 128, "num_workers": 1, "images_per_s": 50.0, "ratio": 0.5,
                     "in_process_ratio": 0.9},
         "cache": {"images": 200, "size": 128, "first_run_s": 10.0, "second_run_s": 0.5,
@@ -25,7 +31,11 @@ def test_markdown_table_reports_ratios():
         "tests_s": 600.0,
     }
     table = run.markdown(results)
-    assert "| 128 | 100 | 30.0 | 90 | 0.90 | 0.95 | 24.0 | 0.80 |" in table
+    assert "| synthetic PNG (204) | 128 | 100 | 30.0 | 90 | 0.90 | 0.95 | 12.0 | 24.0 | 0.80 |" \
+        in table
+    assert "| flowers17 (real JPEG) (340) | 224 |" in table
+    # the targets: 0.75 of the forward limit at 128 px, 0.85 at 224, 0.85 for fine-tuning
+    assert "Missed in this run: synthetic PNG at 128 px: fine-tune 0.80 < 0.85." in table
     assert "`num_workers=1`" in table and "0.50 of the limit; in-process: 0.90" in table
     assert "20x faster" in table and "Test suite: 10.0 min" in table
     assert "bf16 figures not measured" in table
@@ -45,5 +55,32 @@ def test_finetune_is_timed_with_its_limit(tmp_path):
     cpu = torch.device("cpu")
     splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=32,
                                    n_per_class=10, seed=0)
-    limit, fine = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
-    assert limit > 0 and fine > 0
+    out = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
+    assert out["train_limit"] > 0 and out["first_epoch"] > 0 and out["finetune"] > 0
+
+
+def test_without_shared_photos_the_jpeg_rows_use_synthetic_jpeg_files(tmp_path, monkeypatch):
+    """A learner's clone has no ../shared: the JPEG rows fall back to generated JPEG files
+    (not PNG), and say so."""
+    monkeypatch.setattr(run, "SHARED_PHOTOS", tmp_path / "absent")
+    sets = run.jpeg_sets(tmp_path, n_per_class=2)
+    (label, splits), = sets.items()
+    assert label.startswith("synthetic JPEG")
+    assert len(splits.train) == 2 * len(splits.classes)
+    assert all(path.endswith(".jpg") for path, _ in splits.train)
+    with run.data.Image.open(splits.train[0][0]) as image:
+        assert image.format == "JPEG" and min(image.size) == 500
+
+
+def test_shared_photos_are_capped_per_class(tmp_path, monkeypatch):
+    from PIL import Image
+
+    for name in ("flowers17", "cats12_sample"):
+        for cls in ("a", "b"):
+            (tmp_path / name / cls).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (40, 30), (i * 60, 0, 0)).save(tmp_path / name / cls / f"{i}.jpg")
+    monkeypatch.setattr(run, "SHARED_PHOTOS", tmp_path)
+    sets = run.jpeg_sets(tmp_path / "scratch", n_per_class=2)
+    assert sorted(sets) == ["cats12_sample (real JPEG)", "flowers17 (real JPEG)"]
+    assert all(len(s.train) == 4 and not s.val and not s.test for s in sets.values())
