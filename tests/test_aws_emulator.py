@@ -311,6 +311,7 @@ def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
         s3_model_data_url=f"s3://{emulator.bucket}/serverless/model.tar.gz",
         source_code=SourceCode(source_dir=str(serving), entry_script="inference.py"),
         role_arn=emulator.role_arn, sagemaker_session=session, log_level=logging.WARNING)
+    smw.ready_to_build(builder)
     builder.build(model_name="serverless-model")
     sm = boto3.client("sagemaker")
     sleeps, real_sleep = [], time.sleep

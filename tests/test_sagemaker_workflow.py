@@ -613,3 +613,19 @@ def test_readme_states_the_worst_case_of_a_first_real_run():
     section = readme[readme.index("## Chapter 06"):readme.index("## Performance")]
     assert f"at most\n**${worst:.2f}**" in section or f"at most **${worst:.2f}**" in section
     assert f"${training.worst_case_usd / jobs:.3f}" in section  # one job
+
+
+def test_ready_to_build_applies_the_sdk_3_12_fixes_and_nothing_else(tmp_path):
+    """SDK 3.12 needs model_path to exist and no {"auto": ...} dependencies; given fixes stay."""
+    from types import SimpleNamespace
+
+    builder = SimpleNamespace(model_path=str(tmp_path / "mb" / "uuid"),
+                              dependencies={"auto": True})
+    assert smw.ready_to_build(builder) is builder
+    assert (tmp_path / "mb" / "uuid").is_dir() and builder.dependencies == {}
+    mine = SimpleNamespace(model_path="s3://bucket/model.tar.gz",
+                           dependencies={"requirements": "requirements.txt"})
+    smw.ready_to_build(mine)  # an S3 model path is not a folder to create
+    assert mine.dependencies == {"requirements": "requirements.txt"}
+    assert not (tmp_path / "s3:").exists()
+

@@ -444,6 +444,25 @@ def predict(runtime_client, endpoint_name: str, body: bytes, *, content_type: st
     return json.loads(reply["Body"].read())
 
 
+def ready_to_build(builder):
+    """Let ``builder.build()`` run on SageMaker SDK 3.12 as well (a compatibility shim).
+
+    SDK 3.12.0, the one SageMaker Distribution 4.4.1 ships in Studio, repacks the model inside
+    ``builder.model_path`` without creating that folder, and hands the default
+    ``dependencies={"auto": True}`` to the repacker as if it were a list of files; both fail.
+    Later releases create the folder and ignore ``dependencies`` there (it is deprecated). So:
+    create the folder, and clear a ``dependencies`` that only says ``auto``. Nothing else changes
+    on any version. Returns ``builder``.
+    """
+    model_path = getattr(builder, "model_path", None)
+    if model_path and "://" not in str(model_path):
+        Path(model_path).mkdir(parents=True, exist_ok=True)
+    dependencies = getattr(builder, "dependencies", None)
+    if isinstance(dependencies, dict) and set(dependencies) <= {"auto"}:
+        builder.dependencies = {}
+    return builder
+
+
 def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None,
                               model_names=()) -> list[str]:
     """Delete an endpoint, its endpoint config and the models; returns what was deleted.
