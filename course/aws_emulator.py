@@ -876,9 +876,34 @@ def _load_endpoint(backend, endpoint) -> None:
         download_tarball(submit, model_dir / "code")
     program = env.get("SAGEMAKER_PROGRAM", "inference.py")
     server = ModelServer(model_dir, program)
-    print(f"endpoint {endpoint.endpoint_name}: loaded code/{program}; its utils package: "
-          f"{server.code_package}", flush=True)
+    message = (f"endpoint {endpoint.endpoint_name}: loaded code/{program}; its utils package: "
+               f"{server.code_package}")
+    print(message, flush=True)
     _SERVERS[endpoint.endpoint_name] = server
+    _endpoint_log(endpoint.endpoint_name, message)
+
+
+def _endpoint_log(endpoint_name: str, message: str) -> None:
+    """Write to the endpoint's CloudWatch log group, as SageMaker does.
+
+    Some SDK releases (3.12) follow that group while they wait for a deploy and keep waiting
+    until it exists.
+    """
+    group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", "AllTraffic/i-emulator"
+    try:
+        logs = _logs()
+        try:
+            logs.create_log_group(logGroupName=group)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        try:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
+            {"timestamp": int(time.time() * 1000), "message": message}])
+    except Exception:  # noqa: BLE001 - the endpoint works without its log
+        traceback.print_exc()
 
 
 # --------------------------------------------------------------------------------------------
