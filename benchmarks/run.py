@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.readme import replace_readme_block
-from utils import checkpoint, data, features, models, training
+from utils import checkpoint, data, decoding, features, models, training
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -180,7 +180,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
                                          use_cache=False, show_progress=False)
 
     def cold(num_workers=workers):
-        features.clear_decoded_cache()
+        decoding.clear_decoded_cache()
         extract(body, num_workers=num_workers)
 
     extract(body, batch)  # warm-up
@@ -193,7 +193,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     if compare_workers is not None:
         steps["workers"] = lambda: cold(compare_workers)
     best = _best_seconds(steps, device, repeats)
-    features.clear_decoded_cache()
+    decoding.clear_decoded_cache()
     first_start = time.perf_counter()
     x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
                                            cache_dir=cache, show_progress=False)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import checkpoint, data, features, models, training
+from utils import checkpoint, data, decoding, features, models, training
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,9 @@ def body():
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    features.clear_decoded_cache()
+    decoding.clear_decoded_cache()
     yield
-    features.clear_decoded_cache()
+    decoding.clear_decoded_cache()
 
 
 def reference(body, samples, transform):
@@ -46,20 +46,20 @@ def reference(body, samples, transform):
 
 
 def test_split_transform_recognises_evaluation_transforms_only():
-    image_steps, normalize = features.split_transform(checkpoint.make_transform(32))
+    image_steps, normalize = decoding.split_transform(checkpoint.make_transform(32))
     assert [type(s).__name__ for s in image_steps.transforms] == ["Resize", "CenterCrop"]
     assert normalize is not None
-    assert features.split_transform(checkpoint.make_transform(32, train=True)) is None  # random
-    assert features.split_transform(None) is None
-    assert features.split_transform(lambda img: img) is None
+    assert decoding.split_transform(checkpoint.make_transform(32, train=True)) is None  # random
+    assert decoding.split_transform(None) is None
+    assert decoding.split_transform(lambda img: img) is None
 
 
 def test_batch_normalisation_is_bit_identical_to_totensor_normalize(samples):
     tf = checkpoint.make_transform(32, backbone="resnet50")
-    image_steps, normalize = features.split_transform(tf)
+    image_steps, normalize = decoding.split_transform(tf)
     images = [image_steps(data.load_rgb(p)) for p, _ in samples]
     batch = torch.stack([torch.from_numpy(np.array(im)) for im in images])
-    fast = features.to_float_batch(batch, normalize, torch.device("cpu"))
+    fast = decoding.to_float_batch(batch, normalize, torch.device("cpu"))
     assert fast.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(fast, torch.stack([tf(data.load_rgb(p)) for p, _ in samples]))
 
@@ -67,8 +67,8 @@ def test_batch_normalisation_is_bit_identical_to_totensor_normalize(samples):
 def test_fast_path_matches_reference_and_decodes_once(body, samples, monkeypatch):
     tf = checkpoint.make_transform(32)
     decoded = []
-    load = features.load_rgb
-    monkeypatch.setattr(features, "load_rgb", lambda p, **kw: decoded.append(p) or load(p, **kw))
+    load = decoding.load_rgb
+    monkeypatch.setattr(decoding, "load_rgb", lambda p, **kw: decoded.append(p) or load(p, **kw))
     x1, y1, info = features.extract_features(body, samples, tf, batch_size=4, use_cache=False,
                                              show_progress=False)
     assert len(decoded) == len(samples) and info["path"] is None
@@ -98,14 +98,14 @@ def test_decoded_cache_notices_changed_files_and_transforms(body, samples, tmp_p
 
 
 def test_decoded_cache_stays_within_its_budget(body, samples, monkeypatch):
-    monkeypatch.setattr(features, "DECODED_CACHE_MB", 32 * 32 * 3 * 4 / 2**20)  # 4 images
+    monkeypatch.setattr(decoding, "DECODED_CACHE_MB", 32 * 32 * 3 * 4 / 2**20)  # 4 images
     tf = checkpoint.make_transform(32)
     x, _, _ = features.extract_features(body, samples, tf, use_cache=False, show_progress=False)
-    assert len(features._decoded) == 4 and features._decoded_bytes == 4 * 32 * 32 * 3
-    monkeypatch.setattr(features, "DECODED_CACHE_MB", 0)  # off
-    features.clear_decoded_cache()
+    assert len(decoding._decoded) == 4 and decoding._decoded_bytes == 4 * 32 * 32 * 3
+    monkeypatch.setattr(decoding, "DECODED_CACHE_MB", 0)  # off
+    decoding.clear_decoded_cache()
     x0, _, _ = features.extract_features(body, samples, tf, use_cache=False, show_progress=False)
-    assert len(features._decoded) == 0 and torch.equal(x, x0)
+    assert len(decoding._decoded) == 0 and torch.equal(x, x0)
 
 
 def test_other_transforms_take_the_generic_path(body, samples):
@@ -116,7 +116,7 @@ def test_other_transforms_take_the_generic_path(body, samples):
 
     x, _, _ = features.extract_features(body, samples, transform, use_cache=False,
                                         show_progress=False)
-    assert len(features._decoded) == 0
+    assert len(decoding._decoded) == 0
     assert torch.allclose(x, reference(body, samples, transform), atol=1e-5)
 
 
@@ -124,11 +124,11 @@ def test_workers_give_the_same_features(body, samples):
     tf = checkpoint.make_transform(32)
     x0, y0, _ = features.extract_features(body, samples, tf, batch_size=4, use_cache=False,
                                           show_progress=False)
-    features.clear_decoded_cache()
+    decoding.clear_decoded_cache()
     x1, y1, _ = features.extract_features(body, samples, tf, batch_size=4, num_workers=1,
                                           use_cache=False, show_progress=False)
     assert torch.equal(x0, x1) and torch.equal(y0, y1)
-    assert len(features._decoded) == len(samples)  # the main process kept what workers decoded
+    assert len(decoding._decoded) == len(samples)  # the main process kept what workers decoded
 
 
 def test_workers_that_cannot_start_fall_back_to_in_process(body, samples, monkeypatch):

@@ -14,27 +14,18 @@ import json
 import os
 import time
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
-from torchvision import transforms as T
 
-from .data import DATA_ROOT, ImageListDataset, load_rgb
+from . import decoding
+from .data import DATA_ROOT, ImageListDataset
 from .env import progress
 from .training import make_loader, to_device
 
 CACHE_DIR = DATA_ROOT / "cache" / "embeddings"
-DECODED_CACHE_MB = 256  # in-memory budget for decoded, resized images (0 turns the cache off)
-#: How evaluation images are decoded: JPEGs at reduced scale (``Image.draft``) when the
-#: evaluation resize shrinks them by half or more. Part of the embedding cache key, since the
-#: pixels differ slightly from a full decode.
-DECODE = "draft-v1"
-
-
 def _weights_digest(module: nn.Module) -> str:
     digest = hashlib.sha256()
     for name, tensor in module.state_dict().items():
@@ -50,101 +41,8 @@ def cache_key(body: nn.Module, samples, transform) -> str:
         stat = os.stat(path)
         files.append((str(path), int(label), stat.st_size, stat.st_mtime_ns))
     payload = json.dumps({"weights": _weights_digest(body), "transform": repr(transform),
-                          "decode": DECODE, "files": files})
+                          "decode": decoding.DECODE, "files": files})
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
-
-
-# --------------------------------------------------------------------------------------------
-# Decoding once: the deterministic part of an evaluation transform, cached as uint8 images
-# --------------------------------------------------------------------------------------------
-
-_DETERMINISTIC_STEPS = (T.Resize, T.CenterCrop)
-_decoded: OrderedDict[tuple, torch.Tensor] = OrderedDict()  # key -> uint8 (H, W, C), LRU order
-_decoded_bytes = 0
-
-
-def clear_decoded_cache() -> None:
-    """Forget the decoded images kept in memory (the next extraction decodes again)."""
-    global _decoded_bytes
-    _decoded.clear()
-    _decoded_bytes = 0
-
-
-def split_transform(transform):
-    """``(image_steps, normalize)`` of an evaluation transform, or ``None`` if it has another form.
-
-    The transforms of :func:`utils.checkpoint.make_transform` (``train=False``) are
-    ``Compose([Resize, CenterCrop, ToTensor(), Normalize])``: deterministic PIL steps, then a
-    conversion that can be done on a whole uint8 batch at once with identical results. Random
-    augmentations or custom steps return ``None`` (the caller then runs the transform as is).
-    """
-    steps = list(getattr(transform, "transforms", ()))
-    if not isinstance(transform, T.Compose) or not steps:
-        return None
-    normalize = steps.pop() if isinstance(steps[-1], T.Normalize) else None
-    if not steps or type(steps.pop()) is not T.ToTensor:
-        return None
-    if not all(type(step) in _DETERMINISTIC_STEPS for step in steps):
-        return None
-    return T.Compose(steps), normalize
-
-
-def _decoded_key(path, image_steps) -> tuple:
-    stat = os.stat(path)
-    return str(path), stat.st_size, stat.st_mtime_ns, repr(image_steps), DECODE
-
-
-def _remember(key: tuple, image: torch.Tensor) -> None:
-    global _decoded_bytes
-    if key in _decoded:
-        _decoded.move_to_end(key)
-        return
-    budget = DECODED_CACHE_MB * 2**20
-    if image.nbytes > budget:
-        return
-    image = image.clone()  # not a view that keeps a whole batch alive
-    _decoded[key] = image
-    _decoded_bytes += image.nbytes
-    while _decoded_bytes > budget:
-        _decoded_bytes -= _decoded.popitem(last=False)[1].nbytes
-
-
-class DecodedImages(Dataset):
-    """``(uint8 image (H, W, C), label)`` after the deterministic ``image_steps``.
-
-    Images already in the in-memory cache are not decoded again (in worker processes started by
-    fork, the cache as it was when they started). Picklable, so DataLoader workers started by
-    spawn (macOS, Windows) can use it too.
-    """
-
-    def __init__(self, samples, keys, image_steps):
-        self.samples, self.keys, self.image_steps = list(samples), list(keys), image_steps
-        resize = image_steps.transforms[0] if image_steps.transforms else None
-        size = getattr(resize, "size", None)
-        # decode JPEGs at reduced scale straight to the short side the Resize step asks for
-        self.short_side = size if isinstance(size, int) else None
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int):
-        path, label = self.samples[index]
-        image = _decoded.get(self.keys[index]) if DECODED_CACHE_MB > 0 else None
-        if image is None:
-            image = torch.from_numpy(np.array(
-                self.image_steps(load_rgb(path, short_side=self.short_side)), np.uint8))
-        return image, label
-
-
-def to_float_batch(images: torch.Tensor, normalize, device) -> torch.Tensor:
-    """uint8 ``(N, H, W, C)`` -> normalised float ``(N, C, H, W)`` in channels_last layout.
-
-    The same arithmetic as ``ToTensor()`` then ``Normalize`` image by image (bit-identical
-    results), done once per batch, after the 4x smaller uint8 batch has been moved to ``device``.
-    """
-    x = images.to(device, non_blocking=True).permute(0, 3, 1, 2)  # a channels_last view
-    x = x.to(torch.get_default_dtype()).div(255)
-    return normalize(x) if normalize is not None else x
 
 
 def _loader_batches(dataset, batch_size: int, num_workers: int):
@@ -176,8 +74,9 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
     long the call took. ``use_cache=False`` neither reads nor writes the cache (and skips
     computing its key).
 
-    With an evaluation transform (see :func:`split_transform`) the decoded, resized images are
-    also kept in memory (up to :data:`DECODED_CACHE_MB`), so extracting the same images with
+    With an evaluation transform (see :func:`utils.decoding.split_transform`) the decoded,
+    resized images are also kept in memory (up to :data:`utils.decoding.DECODED_CACHE_MB`),
+    so extracting the same images with
     another body skips decoding; normalisation is done per batch. ``num_workers > 0`` decodes in
     DataLoader worker processes (worth it with spare cores or a GPU; on 2 CPU cores the workers
     compete with the forward pass); if they cannot start, extraction falls back to in-process.
@@ -190,14 +89,14 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
             "cache_hit": True, "seconds": time.perf_counter() - start, "path": str(path)}
     device = torch.device(device)
     body.eval().to(device).to(memory_format=torch.channels_last)
-    parts = split_transform(transform)
+    parts = decoding.split_transform(transform)
     if parts is None:
         batches = _loader_batches(ImageListDataset(samples, transform), batch_size, num_workers)
     else:
         image_steps, normalize = parts
-        keys = [_decoded_key(p, image_steps) for p, _ in samples]
-        batches = _loader_batches(DecodedImages(samples, keys, image_steps), batch_size,
-                                  num_workers)
+        keys = [decoding.decoded_key(p, image_steps) for p, _ in samples]
+        batches = _loader_batches(decoding.DecodedImages(samples, keys, image_steps),
+                                  batch_size, num_workers)
     feats, labels = [], []
     with torch.inference_mode():
         for x, y in progress(batches, desc=desc, disable=not show_progress,
@@ -205,11 +104,9 @@ def extract_features(body: nn.Module, samples, transform, device="cpu", batch_si
             if parts is None:
                 x = to_device(x, device)
             else:
-                if DECODED_CACHE_MB > 0:
-                    done = sum(len(f) for f in feats)
-                    for i, image in enumerate(x):
-                        _remember(keys[done + i], image)
-                x = to_float_batch(x, normalize, device)
+                done = sum(len(f) for f in feats)
+                decoding.remember(keys[done:done + len(x)], x)  # for the next extraction
+                x = decoding.to_float_batch(x, normalize, device)
             feats.append(body(x).float().cpu())
             labels.append(y)
     features, labels_t = torch.cat(feats), torch.cat(labels)
@@ -283,7 +180,6 @@ def color_histogram_features(samples, bins: int = 8, size: int = 64):
     A deliberately naive baseline: if colour alone separated the classes, a classifier on
     these would do as well as one on pretrained embeddings.
     """
-    import numpy as np
 
     from .data import load_rgb
 
