@@ -1,6 +1,7 @@
 """Unit tests for utils.data: ImageFolder validation, splits, sources and transforms."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,6 +202,36 @@ def test_presized_dataset_decodes_each_file_once(tmp_path, monkeypatch):
             x, _ = ds[i]
             assert x.shape == (3, 64, 64)
     assert len(calls) == len(samples)  # epochs 2 and 3 decoded nothing
+
+
+def test_presized_copies_beyond_the_memory_budget_go_to_disk_unchanged(tmp_path, monkeypatch):
+    root = tmp_path / "imgs"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(4):
+        path = root / f"{i}.jpg"
+        Image.fromarray(rng.integers(0, 255, (200, 300, 3), np.uint8)).save(path)
+        samples.append((str(path), 0))
+    tf = checkpoint.make_transform(64)
+    in_memory = data.ImageListDataset(samples, tf, presize=data.presize_for(64))
+    budget = 2 * 73 * 109 * 3 / 2**20  # room for two presized copies (73 x 109 px)
+    mixed = data.ImageListDataset(samples, tf, presize=data.presize_for(64), memory_mb=budget)
+    calls = []
+    real_load = data.load_rgb
+    monkeypatch.setattr(data, "load_rgb", lambda p, **kw: calls.append(p) or real_load(p, **kw))
+    first = [mixed[i][0] for i in range(4)]
+    assert len(mixed._small) == 2 and len(list(Path(mixed._spill.name).glob("*.png"))) == 2
+    again = [mixed[i][0] for i in range(4)]
+    assert len(calls) == 4  # the second epoch decoded no original, in memory or on disk
+    for i in range(4):
+        assert torch.equal(first[i], again[i]) and torch.equal(first[i], in_memory[i][0])
+    spill = Path(mixed._spill.name)
+    del mixed
+    import gc
+
+    gc.collect()
+    assert not spill.exists()  # deleted with the dataset
 
 
 def test_presizing_leaves_evaluation_inputs_unchanged(tmp_path):
