@@ -84,3 +84,21 @@ def test_shared_photos_are_capped_per_class(tmp_path, monkeypatch):
     sets = run.jpeg_sets(tmp_path / "scratch", n_per_class=2)
     assert sorted(sets) == ["cats12_sample (real JPEG)", "flowers17 (real JPEG)"]
     assert all(len(s.train) == 4 and not s.val and not s.test for s in sets.values())
+
+
+def test_real_course_table_comes_from_the_executed_chapters(tmp_path):
+    """Every figure of the README's real-photo table is read from a run, never typed."""
+    import json
+
+    from benchmarks import real_course
+
+    nb = {"cells": [], "metadata": {"papermill": {
+        "duration": 250.0, "parameters": {"data_dir": "/x/cats12_sample", "image_size": 224}}}}
+    (tmp_path / "04_cat_breeds.ipynb").write_text(json.dumps(nb))
+    (tmp_path / "04_cat_breeds").mkdir()
+    (tmp_path / "04_cat_breeds" / "metrics.json").write_text(json.dumps({
+        "fe_test_acc": 0.889, "ft_test_acc": 0.903, "ft_best_epoch": 3,
+        "resolution": [{"image size": 96, "test accuracy": 0.819}]}))
+    table = real_course.markdown(real_course.rows(tmp_path), machine="m")
+    assert ("| `04_cat_breeds` | cats12_sample | 224 | 4.2 min | feature extraction 88.9%, "
+            "fine-tuning 90.3% (best epoch 3); feature extraction by size: 96 px 81.9% |") in table
