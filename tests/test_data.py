@@ -246,3 +246,24 @@ def test_presizing_leaves_evaluation_inputs_unchanged(tmp_path):
     presized = tf(data.load_rgb(path, short_side=data.presize_for(96)))
     assert full.shape == presized.shape
     assert torch.equal(full, presized)  # PNG: the same pixels (a JPEG decodes at reduced scale)
+
+
+def test_presizing_changes_nothing_for_images_already_at_the_training_size(tmp_path):
+    """The synthetic defaults render images at the training size, and presizing never enlarges:
+    with the same seed, the augmented training tensors are identical with and without it, so
+    the chapters' fixed-seed results on their defaults do not move."""
+    rng = np.random.default_rng(2)
+    samples = []
+    for i in range(3):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), np.uint8)).save(path)
+        samples.append((str(path), i))
+    for train in (True, False):
+        tf = checkpoint.make_transform(64, train=train)
+        plain = data.ImageListDataset(samples, tf)
+        presized = data.ImageListDataset(samples, tf, presize=data.presize_for(64))
+        for i in range(3):
+            torch.manual_seed(i)
+            a = plain[i][0]
+            torch.manual_seed(i)
+            assert torch.equal(a, presized[i][0])
