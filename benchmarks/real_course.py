@@ -36,11 +36,12 @@ def _headline(chapter: str, m: dict) -> str:
                 f"chance {_pct(m.get('chance'))}")
     if chapter == "02":
         table = m.get("table") or {}
-        column = next((c for c in ("test accuracy", "test_acc", "accuracy")
+        column = next((c for c in ("mean", "test accuracy", "test_acc", "accuracy")
                        if c in next(iter(table.values()), {})), None)
         arms = "; ".join(f"{arm} {_pct(row.get(column))}" for arm, row in table.items()) \
             if column else "-"
-        return f"test accuracy ({len(m.get('seeds', []))} seed): {arms}"
+        n = len(m.get("seeds", []))
+        return f"test accuracy ({n} seed{'' if n == 1 else 's'}, {m.get('epochs')} epochs): {arms}"
     if chapter == "03":
         acc = m.get("acc") or {}
         return "test accuracy by option: " + ", ".join(
