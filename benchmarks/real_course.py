@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -58,11 +59,13 @@ def _headline(chapter: str, m: dict) -> str:
                 f"{m.get('hpo_trials')} trials {_pct(m.get('scratch_acc'))} "
                 f"(chance {_pct(m.get('chance'))})")
     if chapter == "06":
-        parts = [f"emulated job val_acc {_pct((m.get('job_metrics') or {}).get('val_acc'))}"]
+        job = m.get("job_metrics") or {}
+        parts = [f"training job (emulated) test accuracy {_pct(job.get('test_acc'))}"]
         if "endpoint_acc" in m:
-            parts.append(f"endpoint accuracy {_pct(m['endpoint_acc'])}")
-        if "max_abs_diff" in m:
-            parts.append(f"endpoint vs local model {m['max_abs_diff']:.1e}")
+            parts.append(f"endpoint: species right on {_pct(m['endpoint_acc'])} of "
+                         f"{m.get('n_test_photos')} held-out photos")
+        if "max_prob_gap" in m:
+            parts.append(f"endpoint vs local model {float(m['max_prob_gap']):.1e}")
         return "; ".join(parts)
     if chapter == "07":
         return "synthetic recomputations (no real-photo preset)"
@@ -80,6 +83,15 @@ def _photos(parameters: dict) -> str:
     return str(parameters.get("data_source", "defaults (synthetic)"))
 
 
+def _default_size(nb: dict):
+    """``image_size`` from the notebook's parameters cell, when no run overrode it."""
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            found = re.search(r"^image_size = (\d+)", "".join(cell["source"]), re.M)
+            return int(found.group(1)) if found else None
+    return None
+
+
 def rows(runs: Path) -> list[dict]:
     """One dict per executed chapter in ``runs``."""
     out = []
@@ -90,8 +102,9 @@ def rows(runs: Path) -> list[dict]:
         metrics_path = runs / notebook.stem / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         chapter = notebook.name[:2]
+        size = parameters.get("image_size", metrics.get("image_size")) or _default_size(nb)
         out.append({"chapter": notebook.stem, "photos": _photos(parameters),
-                    "image_size": parameters.get("image_size", metrics.get("image_size")),
+                    "image_size": size,
                     "seconds": papermill.get("duration"),
                     "headline": _headline(chapter, metrics)})
     return out
