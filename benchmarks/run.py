@@ -62,11 +62,13 @@ def synthetic_jpegs(root: Path, n_per_class: int, side: int = 500) -> Path:
     return out
 
 
-def jpeg_sets(root: Path, n_per_class: int) -> dict:
+def jpeg_sets(root: Path, n_per_class: int, photos: Path | None = None) -> dict:
     """``{label: DatasetSplits}`` of JPEG photos, at most ``n_per_class`` per class, all in
-    ``train`` (the benchmark times throughput, not accuracy)."""
-    folders = {f"{name} (real JPEG)": SHARED_PHOTOS / name for name in JPEG_SETS
-               if (SHARED_PHOTOS / name).is_dir()}
+    ``train`` (the benchmark times throughput, not accuracy). ``photos``: the folder holding
+    ``flowers17`` and ``cats12_sample`` (default ``../shared/data`` next to the course)."""
+    photos = Path(photos) if photos is not None else SHARED_PHOTOS
+    folders = {f"{name} (real JPEG)": photos / name for name in JPEG_SETS
+               if (photos / name).is_dir()}
     if not folders:
         folders = {"synthetic JPEG, 500 px": synthetic_jpegs(root, n_per_class)}
     out = {}
@@ -353,6 +355,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--no-jpeg", dest="jpeg", action="store_false",
                         help="skip the JPEG photo rows (../shared's photos, or synthetic JPEGs)")
+    parser.add_argument("--photos", default=None,
+                        help="folder with flowers17/ and cats12_sample/ (default ../shared/data)")
     parser.add_argument("--jpeg-per-class", type=int, default=20,
                         help="JPEG photos per class (default 20)")
     parser.add_argument("--device", default="auto")
@@ -369,7 +373,7 @@ def main(argv=None) -> int:
         root = Path(tmp)
         sets = {"synthetic PNG": None}
         if args.jpeg:
-            sets.update(jpeg_sets(root, args.jpeg_per_class))
+            sets.update(jpeg_sets(root, args.jpeg_per_class, args.photos))
         for label, images in sets.items():
             for size in args.sizes:
                 print(f"{label}, {size}px ...", flush=True)
