@@ -284,7 +284,7 @@ def markdown(results: dict) -> str:
             f"{'-' if first is None else f'{first:.1f}'} | {row['finetune']:.1f} | "
             f"{row['finetune_ratio']:.2f} |")
     misses = [f"{row.get('data', 'synthetic PNG')} at {row['size']} px: {what} "
-              f"{value:.2f} < {target:.2f}"
+              f"{value:.3f} < {target:.2f}"
               for row in results["sizes"]
               for what, value, target in (
                   ("pipeline", row["pipeline_ratio"],

@@ -35,7 +35,7 @@ def test_markdown_table_reports_ratios():
         in table
     assert "| flowers17 (real JPEG) (340) | 224 |" in table
     # the targets: 0.75 of the forward limit at 128 px, 0.85 at 224, 0.85 for fine-tuning
-    assert "Missed in this run: synthetic PNG at 128 px: fine-tune 0.80 < 0.85." in table
+    assert "Missed in this run: synthetic PNG at 128 px: fine-tune 0.800 < 0.85." in table
     assert "`num_workers=1`" in table and "0.50 of the limit; in-process: 0.90" in table
     assert "20x faster" in table and "Test suite: 10.0 min" in table
     assert "bf16 figures not measured" in table
