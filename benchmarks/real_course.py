@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -83,13 +82,12 @@ def _photos(parameters: dict) -> str:
     return str(parameters.get("data_source", "defaults (synthetic)"))
 
 
-def _default_size(nb: dict):
+def _default_size(notebook: Path):
     """``image_size`` from the notebook's parameters cell, when no run overrode it."""
-    for cell in nb.get("cells", []):
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            found = re.search(r"^image_size = (\d+)", "".join(cell["source"]), re.M)
-            return int(found.group(1)) if found else None
-    return None
+    import papermill
+
+    found = papermill.inspect_notebook(str(notebook)).get("image_size")
+    return int(found["default"]) if found else None
 
 
 def rows(runs: Path) -> list[dict]:
@@ -102,7 +100,7 @@ def rows(runs: Path) -> list[dict]:
         metrics_path = runs / notebook.stem / "metrics.json"
         metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
         chapter = notebook.name[:2]
-        size = parameters.get("image_size", metrics.get("image_size")) or _default_size(nb)
+        size = parameters.get("image_size", metrics.get("image_size")) or _default_size(notebook)
         out.append({"chapter": notebook.stem, "photos": _photos(parameters),
                     "image_size": size,
                     "seconds": papermill.get("duration"),

@@ -412,6 +412,17 @@ def parse_metrics(log: str, definitions: list[dict]) -> dict[str, list[float]]:
     return found
 
 
+def _open_log_stream(logs, group: str, stream: str) -> None:
+    """Create a CloudWatch log group and a stream in it, each unless it exists already."""
+    for create, kwargs in ((logs.create_log_group, {"logGroupName": group}),
+                           (logs.create_log_stream, {"logGroupName": group,
+                                                     "logStreamName": stream})):
+        try:
+            create(**kwargs)
+        except logs.exceptions.ResourceAlreadyExistsException:
+            pass
+
+
 class _LogSink:
     """Appends a job's output to its local log file and to CloudWatch Logs."""
 
@@ -420,11 +431,7 @@ class _LogSink:
         self.file = open(path, "a")  # noqa: SIM115 - closed in close()
         try:
             logs = _logs()
-            try:
-                logs.create_log_group(logGroupName=LOG_GROUP)
-            except logs.exceptions.ResourceAlreadyExistsException:
-                pass
-            logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=self.stream)
+            _open_log_stream(logs, LOG_GROUP, self.stream)
             self.logs = logs
         except Exception:  # noqa: BLE001 - the local log still works
             self.logs = None
@@ -749,17 +756,16 @@ def _run_trials(tuning, backend) -> None:
                     "MetricName": objective["MetricName"], "Value": value}
             summaries.append(summary)
             tuning.last_modified_time = _now()
-        return (value, index, summary) if value is not None else None
+        return (value, summary) if value is not None else None
 
     # SageMaker starts up to MaxParallelTrainingJobs trials at once; so does the emulator
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="trial") as pool:
         results = list(pool.map(run_trial, range(1, len(trials) + 1), trials))
     summaries.sort(key=lambda s: s["TrainingJobName"])
-    finished = [r for r in results if r is not None]
-    # the best objective; ties go to the earlier trial, as when trials ran one by one
-    best = (max if maximize else min)(
-        finished, key=lambda r: (r[0], -r[1]) if maximize else (r[0], r[1]), default=None)
-    best = (best[0], best[2]) if best else None
+    best = None  # in launch order (pool.map keeps it), so ties go to the earlier trial
+    for value, summary in (r for r in results if r is not None):
+        if best is None or (value > best[0] if maximize else value < best[0]):
+            best = (value, summary)
     tuning.best_training_job = best[1] if best else None
     tuning.OverallBestTrainingJob = tuning.best_training_job
     if tuning.hyper_parameter_tuning_job_name in _STOP_REQUESTED:
@@ -892,14 +898,7 @@ def _endpoint_log(endpoint_name: str, message: str) -> None:
     group, stream = f"/aws/sagemaker/Endpoints/{endpoint_name}", "AllTraffic/i-emulator"
     try:
         logs = _logs()
-        try:
-            logs.create_log_group(logGroupName=group)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        try:
-            logs.create_log_stream(logGroupName=group, logStreamName=stream)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
+        _open_log_stream(logs, group, stream)
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[
             {"timestamp": int(time.time() * 1000), "message": message}])
     except Exception:  # noqa: BLE001 - the endpoint works without its log
