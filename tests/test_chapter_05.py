@@ -19,6 +19,13 @@ def test_transfer_beats_scratch_hpo_on_accuracy_per_compute(executed):
     assert len(m["trials"]) == m["hpo_trials"]
 
 
+def test_scratch_trials_sample_at_most_hpo_epoch_images_per_epoch(executed):
+    m = executed("05")
+    # the test parameters cap each epoch below the training set (2 epochs of 48 of 84 images)
+    assert m["hpo_epoch_images"] < m["n_train"], m
+    assert all(t["images_per_epoch"] == m["hpo_epoch_images"] for t in m["trials"]), m["trials"]
+
+
 def test_detector_and_two_headed_system(executed):
     m = executed("05")
     assert Path(m["detector_checkpoint"]).is_file()
