@@ -1,6 +1,7 @@
 """The benchmark harness computes ratios and renders them (no timing assertions here)."""
 
 import torch
+from PIL import Image
 
 from benchmarks import run
 
@@ -102,3 +103,20 @@ def test_real_course_table_comes_from_the_executed_chapters(tmp_path):
     table = real_course.markdown(real_course.rows(tmp_path), machine="m")
     assert ("| `04_cat_breeds` | cats12_sample | 224 | 4.2 min | feature extraction 88.9%, "
             "fine-tuning 90.3% (best epoch 3); feature extraction by size: 96 px 81.9% |") in table
+
+
+def test_scaled_folder_links_every_photo_times_over(tmp_path):
+    from benchmarks.scaled_folder import scale
+
+    src = tmp_path / "src"
+    for cls in ("a", "b"):
+        (src / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(src / cls / "x.jpg")
+    (src / "a" / "notes.txt").write_text("not a photo")
+    assert scale(src, tmp_path / "big", times=3) == 6
+    assert sorted(p.name for p in (tmp_path / "big" / "a").iterdir()) == [
+        "c0_x.jpg", "c1_x.jpg", "c2_x.jpg"]
+    assert scale(src, tmp_path / "flat", times=2, flat=True) == 4
+    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == [
+        "c0_a_x.jpg", "c0_b_x.jpg", "c1_a_x.jpg", "c1_b_x.jpg"]
+    assert (tmp_path / "flat" / "c1_b_x.jpg").resolve() == (src / "b" / "x.jpg").resolve()
