@@ -7,7 +7,8 @@ Online, chapters use torchvision's downloads (Oxford Flowers-102 for flowers, th
 of Oxford-IIIT Pet for cats). Given folders (one sub-folder per class) are used instead, e.g.
 the shared subsets ``flowers17``, ``cats12_sample`` and ``nonflower``. Real photos are large:
 chapter 04 trains at 224 px, the network's native size; the chapters that
-train many networks (02, 03, 05) at 128 px so that a CPU finishes (README has the timings).
+train many networks (02, 03, 05) at 128 px so that a CPU finishes, and chapter 06 at chapter
+05's size, because its job reuses chapter 05's detector (README has the timings).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class RealPhotos:
 
 
 IMAGE_SIZE = 224
+DETECTOR_SIZE = 128  # chapter 05 trains many networks at this size
 
 
 def _source(folder: Path | None, download: str) -> dict:
@@ -49,8 +51,9 @@ def parameters(chapter: str, photos: RealPhotos) -> dict:
         "02": {**flowers, "image_size": 128, "seeds": [0], "curve_seeds": [0]},
         "03": {**cats, "image_size": 128},
         "04": {**cats, "image_size": IMAGE_SIZE},
-        "05": {**flowers, "image_size": 128},
-        "06": {**flowers},
+        "05": {**flowers, "image_size": DETECTOR_SIZE},
+        # chapter 06's job trains on chapter 05's detector: feed it the size it was trained at
+        "06": {**flowers, "image_size": DETECTOR_SIZE},
         "07": {},
     }
     out = dict(presets.get(chapter, {}))
