@@ -43,3 +43,22 @@ def test_resolution_is_measured_with_its_cost(executed):
     # more pixels cost more: the largest size embeds slower than the smallest
     assert large["embedding seconds"] > small["embedding seconds"], rows
 
+
+
+def test_the_recipe_sweep_shown_backs_the_chapters_reading(executed):
+    m = executed("04")
+    rows = {(r["data"], r["image_size"], r["change"]): r for r in m["recipe_sweep"]}
+    cats = {change: r for (data, size, change), r in rows.items()
+            if (data, size) == ("cats12_sample", 128)}
+    assert all(r["seeds"] >= 3 for r in cats.values()), cats
+    # "the learning rate sets the first-epoch drop"
+    drop = {change: r["val_change_epoch_1"] for change, r in cats.items()}
+    assert drop["rates x 3"] < drop["the recipe"] < drop["rates / 3"], drop
+    assert drop["1 warm-up epoch at rates / 10"] > drop["the recipe"], drop
+    # "fine-tuning does not always pay": on the cats the recipe kept epoch 0 for every seed
+    assert cats["the recipe"]["best_epoch"] == 0
+    # on flowers17 at 224 px the recipe beat feature extraction
+    flowers = {change: r for (data, size, change), r in rows.items()
+               if (data, size) == ("flowers17", 224)}
+    assert (flowers["the recipe"]["test_acc"]
+            > flowers["feature extraction (the start)"]["test_acc"]), flowers
