@@ -180,7 +180,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[128])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=["lp", "ft_bn_train", "ft_bn_frozen"])
+    parser.add_argument("--variants", nargs="+", default=["lp", "ft_bn_train", "ft_bn_frozen"],
+                        choices=["lp", *VARIANTS])
     parser.add_argument("--table", action="store_true", help="print the table of all runs")
     parser.add_argument("--readme", action="store_true",
                         help="rewrite the README's real-photo block from the recorded runs")
