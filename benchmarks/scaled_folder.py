@@ -19,6 +19,8 @@ from utils.data import is_image_file
 
 def scale(src: Path, dst: Path, *, times: int, flat: bool = False) -> int:
     """Link every image under `src` `times` over into `dst`; returns the number of links."""
+    if times < 1:
+        raise SystemExit(f"--times must be at least 1, got {times}.")
     photos = sorted(p for p in src.rglob("*") if is_image_file(p))
     if not photos:
         raise SystemExit(f"No images under {src}.")
