@@ -119,10 +119,14 @@ def run(folder: Path, *, variants: list[str], image_size: int, seed: int, epochs
                   len(splits.train), n)
 
 
+def records(path: Path = OUT) -> pd.DataFrame:
+    """Every recorded run, one row each (empty when nothing is recorded yet)."""
+    return (pd.read_json(path, lines=True, precise_float=True) if path.is_file()
+            else pd.DataFrame())
+
+
 def table(path: Path = OUT) -> pd.DataFrame:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    df = pd.DataFrame(rows)
-    return (df.groupby(["data", "image_size", "variant"])
+    return (records(path).groupby(["data", "image_size", "variant"])
               .agg(test_acc=("test_acc", "mean"), test_std=("test_acc", "std"),
                    val_acc=("val_acc", "mean"), start_val=("start_val_acc", "mean"),
                    best_epoch=("best_epoch", "mean"), seconds=("seconds", "mean"),
@@ -144,8 +148,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def markdown(path: Path = OUT) -> str:
     """The README block: one row per (data, size, variant), from the recorded runs."""
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    df = pd.DataFrame(rows)
+    df = records(path)
     lines = ["| photos | size (px) | method | test accuracy | validation: start -> best | "
              "validation change in epoch 1 | best epoch (mean) | wall time (s) | seeds |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -186,12 +189,9 @@ def main(argv=None) -> int:
     parser.add_argument("--readme", action="store_true",
                         help="rewrite the README's real-photo block from the recorded runs")
     args = parser.parse_args(argv)
-    done = set()
-    if OUT.exists():
-        for line in OUT.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                done.add((r["data"], r["image_size"], r["seed"], r["epochs"], r["variant"]))
+    recorded = records()
+    done = {tuple(key) for key in recorded[["data", "image_size", "seed", "epochs", "variant"]]
+            .values.tolist()} if len(recorded) else set()
     for folder in args.folders:
         for size in args.sizes:
             for seed in args.seeds:
