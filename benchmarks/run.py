@@ -49,7 +49,7 @@ JPEG_SETS = ("flowers17", "cats12_sample")
 def synthetic_jpegs(root: Path, n_per_class: int, side: int = 500) -> Path:
     """Synthetic flowers saved as ``side`` px JPEG files (quality 90): the stand-in for real
     photos when ``../shared`` is absent (PNG decodes almost for free; JPEG does not)."""
-    from course import synthetic
+    from offline import synthetic
 
     out = root / f"synthetic_jpeg_{side}px_n{n_per_class}"
     for name in synthetic.KINDS["flowers"]:

@@ -3,9 +3,8 @@
 A learner never needs to read this package. It holds:
 
 * :mod:`course.runner`: runs the notebooks headless with papermill (``python -m course``).
-* :mod:`course.synthetic`: the offline generator of flower, cat and non-flower images.
-* :mod:`course.aws_emulator`: a local AWS (moto, patched) for chapter 06's offline mode.
 * :mod:`course.exports`: checks that the code a chapter marks for export equals ``utils/``.
 
-What the chapters teach, and later chapters reuse, lives in :mod:`utils`.
+What the chapters teach, and later chapters reuse, lives in :mod:`utils`; the offline
+stand-ins it calls (generated images, the AWS emulator) live in :mod:`offline`, below it.
 """

@@ -1,4 +1,4 @@
-"""course.applications: the generated images of chapter 08's three applications."""
+"""offline.applications: the generated images of chapter 08's three applications."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from course import applications
+from offline import applications
 
 
 def test_cases_have_a_normal_class_and_sub_classes():

@@ -1,4 +1,4 @@
-"""The offline AWS of chapter 06 (``course.aws_emulator``): the patches that make it real.
+"""The offline AWS of chapter 06 (``offline.aws_emulator``): the patches that make it real.
 
 The whole train -> tune -> deploy -> invoke -> clean-up path runs in chapter 06's notebook test
 (``tests/test_chapter_06.py``); here: the pieces, and the failure paths.
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from course import aws_emulator
+from offline import aws_emulator
 from utils.sagemaker_code.metrics import METRIC_DEFINITIONS
 
 RANGES = {"ContinuousParameterRanges": [{"Name": "lr", "MinValue": "0.0001", "MaxValue": "0.01",
@@ -65,7 +65,7 @@ def test_an_endpoint_runs_the_utils_package_shipped_in_its_model(tmp_path, monke
     import sys
     from pathlib import Path
 
-    from course import synthetic
+    from offline import synthetic
     from utils import checkpoint, models
     from utils import sagemaker_workflow as smw
 
@@ -194,7 +194,7 @@ def test_stop_training_job_stops_a_running_job(emulator, sourcedir, tmp_path):
     """What the notebook calls when a training cell is interrupted: the job really stops."""
     import boto3
 
-    from course import synthetic
+    from offline import synthetic
 
     data = synthetic.generate("flowers", tmp_path / "flowers", n_per_class=4, size=32,
                               classes=["button_daisy", "cup_tulip"], progress=False)
@@ -233,7 +233,7 @@ def test_stop_restores_the_environment_and_ends_the_server(tmp_path, monkeypatch
 
 
 def test_cli_prints_the_exports(tmp_path):
-    """`python -m course.aws_emulator` is the one command; it prints what to export."""
+    """`python -m offline.aws_emulator` is the one command; it prints what to export."""
     emu = aws_emulator.start(workdir=tmp_path, activate=False)
     try:
         text = (tmp_path / "emulator.log").read_text()
@@ -292,7 +292,7 @@ def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
     from sagemaker.core.training.configs import SourceCode
     from sagemaker.serve.model_builder import ModelBuilder
 
-    from course import synthetic
+    from offline import synthetic
     from utils import checkpoint, models
     from utils import sagemaker_workflow as smw
 

@@ -104,7 +104,7 @@ def _layer(image: Path, where: Path, requirements: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def flowers(tmp_path_factory) -> Path:
-    from course import synthetic
+    from offline import synthetic
 
     return synthetic.generate("flowers", tmp_path_factory.mktemp("flowers"), n_per_class=6,
                               size=40, classes=["button_daisy", "cup_tulip", "starburst_lily"],
@@ -145,7 +145,7 @@ def test_one_training_epoch_runs_in_the_training_image(trained):
 
 def test_the_handler_runs_in_the_serving_image_with_only_its_requirements(image, trained,
                                                                           tmp_path):
-    from course import synthetic
+    from offline import synthetic
     from utils import sagemaker_workflow as smw
     from utils.sagemaker_code import inference
 

@@ -93,12 +93,54 @@ def test_notebook_imports_the_installed_package(nb):
 
 
 def test_utils_holds_only_what_the_learner_uses():
-    """The machinery (generator, emulator, runner, export check) lives in course/."""
+    """The machinery lives outside utils/: stand-ins in offline/, the runner in course/."""
     learner = {p.stem for p in (ROOT / "utils").glob("*.py")}
     assert not learner & {"synthetic", "aws_emulator", "course", "runner", "exports",
                           "experiments", "scenarios"}
-    assert {"runner", "synthetic", "aws_emulator", "exports"} <= {
-        p.stem for p in (ROOT / "course").glob("*.py")}
+    assert {"synthetic", "applications", "aws_emulator", "progress"} <= {
+        p.stem for p in (ROOT / "offline").glob("*.py")}
+    assert {"runner", "exports", "book"} <= {p.stem for p in (ROOT / "course").glob("*.py")}
+
+
+def _imported_packages(source: str) -> set[str]:
+    """Top-level packages that ``source`` imports (absolute imports, at any indentation)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def _notebook_code(path: Path) -> str:
+    cells = json.loads(path.read_text())["cells"]
+    lines = []
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            lines += [ln for ln in "".join(cell["source"]).splitlines()
+                      if not ln.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def test_imports_point_one_way():
+    """course -> utils -> offline: chapters import utils only, utils never imports course,
+    offline imports neither."""
+    offenders = []
+    for path in ROOT.glob("utils/**/*.py"):
+        if "course" in _imported_packages(path.read_text()):
+            offenders.append(f"{path.relative_to(ROOT)} imports course")
+    for path in ROOT.glob("offline/*.py"):
+        bad = _imported_packages(path.read_text()) & {"course", "utils", "benchmarks"}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        bad = _imported_packages(_notebook_code(path)) & {"course", "offline", "benchmarks"}
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert not offenders, offenders
 
 
 def test_no_module_imports_another_modules_private_names():

@@ -31,7 +31,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course import aws_emulator, synthetic
+from offline import aws_emulator, synthetic
 from utils.checkpoint import load_checkpoint, make_transform, predict
 from utils.sagemaker_code import inference
 from utils.sagemaker_code import train as sm_train

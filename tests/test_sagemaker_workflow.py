@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from course import synthetic
+from offline import synthetic
 from utils import sagemaker_workflow as smw
 
 

@@ -1,4 +1,4 @@
-"""Tests for course.synthetic: determinism, sizes, the on-disk cache, errors, and the claim
+"""Tests for offline.synthetic: determinism, sizes, the on-disk cache, errors, and the claim
 that the classes differ by shape/pattern rather than by colour."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from course import synthetic
+from offline import synthetic
 
 
 def _arr(img):

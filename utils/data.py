@@ -267,7 +267,7 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
 def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
                       n_per_class: int = 60, seed: int = 0) -> Path:
     """Generate (once) and return the folder of a synthetic dataset."""
-    from course import synthetic
+    from offline import synthetic
 
     out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
     return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)

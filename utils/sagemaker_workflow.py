@@ -93,7 +93,7 @@ class Connection:
     role_arn: str
     bucket: str
     region: str
-    emulator: object | None = None  # course.aws_emulator.Emulator in emulator mode
+    emulator: object | None = None  # offline.aws_emulator.Emulator in emulator mode
     saved_region: dict | None = None  # AWS_DEFAULT_REGION before connect() set it (aws mode)
 
     @property
@@ -127,7 +127,7 @@ def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str 
             bucket: str | None = None, workdir=None, s3_prefix: str | None = None) -> Connection:
     """Open a SageMaker session on the emulator (``"emulator"``) or on real AWS (``"aws"``).
 
-    Emulator mode starts :mod:`course.aws_emulator` and uses its role and bucket (the SDK's
+    Emulator mode starts :mod:`offline.aws_emulator` and uses its role and bucket (the SDK's
     ``default_bucket()`` and ``get_execution_role()`` ask STS at an address the emulator cannot
     intercept); it also shortens the SDK's waiting between status checks. AWS mode needs
     credentials and ``role_arn`` (in SageMaker Studio, the execution role is found
@@ -145,7 +145,7 @@ def connect(mode: str = "emulator", *, region: str = "us-east-1", role_arn: str 
         previous.close()
     _OPEN.clear()
     if mode == "emulator":
-        from course import aws_emulator
+        from offline import aws_emulator
 
         emulator = aws_emulator.start(workdir=workdir)
         try:
@@ -502,7 +502,7 @@ def delete_endpoint_resources(sagemaker_client, endpoint_name: str | None = None
 def delete_s3_objects(s3_client, uris) -> int:
     """Delete single objects given by ``s3://`` URI (what the SDK uploaded outside the run's
     prefix); returns how many were deleted. Missing objects are not an error."""
-    from course.aws_emulator import split_s3_uri
+    from offline.aws_emulator import split_s3_uri
 
     count = 0
     for uri in uris:
@@ -657,7 +657,7 @@ def _s3_tarball(session, uri: str):
     import io
     import tarfile
 
-    from course.aws_emulator import split_s3_uri
+    from offline.aws_emulator import split_s3_uri
 
     bucket, key = split_s3_uri(uri)
     body = session.boto_session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()

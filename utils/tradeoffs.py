@@ -19,7 +19,7 @@ from torch import nn
 from .models import TransferModel
 
 
-# chapter 07
+# chapter 08
 def small_cnn(num_classes: int, *, in_channels: int = 3, width: int = 16) -> TransferModel:
     """A compact CNN designed for small images, to train from scratch: four conv blocks."""
     blocks, channels = [], in_channels
@@ -31,7 +31,7 @@ def small_cnn(num_classes: int, *, in_channels: int = 3, width: int = 16) -> Tra
     return TransferModel(body, nn.Linear(channels, num_classes), list(blocks), "small_cnn")
 
 
-# chapter 07
+# chapter 08
 def model_size_mb(model: nn.Module) -> float:
     """Megabytes of the model's saved weights (its state_dict, as torch.save writes it)."""
     buffer = io.BytesIO()
@@ -39,7 +39,7 @@ def model_size_mb(model: nn.Module) -> float:
     return buffer.tell() / 1e6
 
 
-# chapter 07
+# chapter 08
 def latency_ms(model: nn.Module, *, image_size: int, in_channels: int = 3,
                repeats: int = 5) -> float:
     """Median milliseconds to classify one image on the CPU (after one warm-up pass)."""
@@ -55,7 +55,7 @@ def latency_ms(model: nn.Module, *, image_size: int, in_channels: int = 3,
     return statistics.median(times)
 
 
-# chapter 07
+# chapter 08
 def bn_shift(body: nn.Module, images: torch.Tensor) -> float:
     """How far images sit from the pretraining data, as the network's BatchNorm layers see it.
 
@@ -83,7 +83,7 @@ def bn_shift(body: nn.Module, images: torch.Tensor) -> float:
     return sum(shifts) / len(shifts)
 
 
-# chapter 07
+# chapter 08
 def real_photo_crops(n: int, *, seed: int = 0) -> list:
     """`n` random square crops of the six photographs that ship with scikit-image and
     scikit-learn (a cat, coffee, an astronaut, a rocket, a temple, a flower): real photos,

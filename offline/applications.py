@@ -16,7 +16,7 @@ feature a specialist looks at (the shape of a defect, the pattern of a lesion, w
 sits), with random pose, lighting, contrast, blur and noise. They are not medical, agronomic or
 industrial data and teach nothing about those domains beyond the workflow.
 
-Images are deterministic in ``(case, class, seed, index)``, like :mod:`course.synthetic`.
+Images are deterministic in ``(case, class, seed, index)``, like :mod:`offline.synthetic`.
 Public API: :data:`CASES`, :data:`NORMAL`, :func:`render`, :func:`generate`.
 """
 
@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from scipy.ndimage import gaussian_filter
 
-from course.synthetic import check_int
+from offline.synthetic import check_int
 
 __all__ = ["CASES", "NORMAL", "render", "generate"]
 
@@ -430,7 +430,7 @@ def generate(case: str, out_dir, n_per_class: int = 40, size: int = 64, seed: in
     check_int("size", size, _MIN_SIZE, _MAX_SIZE)
     check_int("seed", seed, 0)
     out_dir = pathlib.Path(out_dir)
-    manifest = {"generator": "course.applications", "version": _VERSION, "case": case,
+    manifest = {"generator": "offline.applications", "version": _VERSION, "case": case,
                 "n_per_class": int(n_per_class), "size": int(size), "seed": int(seed),
                 "classes": list(CASES[case])}
     path = out_dir / "manifest.json"
@@ -443,7 +443,7 @@ def generate(case: str, out_dir, n_per_class: int = 40, size: int = 64, seed: in
     path.unlink(missing_ok=True)
     jobs = [(c, i) for c in CASES[case] for i in range(n_per_class)]
     if progress:
-        from utils.env import progress as progress_bar
+        from offline.progress import progress as progress_bar
 
         jobs = progress_bar(jobs, desc=f"synthetic {case}")
     for c in CASES[case]:

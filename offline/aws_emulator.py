@@ -2,11 +2,11 @@
 
 Start it with one command (it prints the variables to export, then serves until Ctrl-C)::
 
-    python -m course.aws_emulator            # http://127.0.0.1:5055
+    python -m offline.aws_emulator            # http://127.0.0.1:5055
 
 or from Python / a notebook, in the background (stopped again by ``emulator.stop()``)::
 
-    from course import aws_emulator
+    from offline import aws_emulator
     emulator = aws_emulator.start()         # sets AWS_ENDPOINT_URL & co. in os.environ
 
 Every AWS call of the SageMaker Python SDK (S3, IAM, CloudWatch Logs, SageMaker, SageMaker
@@ -256,7 +256,7 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "course.aws_emulator", "--port", str(port),
+            [sys.executable, "-m", "offline.aws_emulator", "--port", str(port),
              "--workdir", str(workdir)],
             stdout=log, stderr=subprocess.STDOUT, cwd=root, env=env,
             start_new_session=True)

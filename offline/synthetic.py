@@ -1151,7 +1151,7 @@ def _background_style(rng, kind):
 
 
 def _manifest(kind, n_per_class, size, seed, classes):
-    return {"generator": "utils.synthetic", "version": _VERSION, "kind": kind,
+    return {"generator": "offline.synthetic", "version": _VERSION, "kind": kind,
             "n_per_class": int(n_per_class), "size": int(size), "seed": int(seed),
             "classes": list(classes)}
 
@@ -1220,7 +1220,7 @@ def generate(kind: str, out_dir, n_per_class: int = 60, size: int = 128, seed: i
     (out_dir / "manifest.json").unlink(missing_ok=True)
     jobs = [(c, i) for c in classes for i in range(n_per_class)]
     if progress:
-        from utils.env import progress as progress_bar
+        from offline.progress import progress as progress_bar
 
         jobs = progress_bar(jobs, desc=f"synthetic {kind}")
     for c in classes:
