@@ -12,6 +12,12 @@ from utils.quiz import Question, check_answer
 BANK = questions.all_questions()
 LETTERS = "ABCD"
 
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch):
+    """As under papermill: questions and exams print as text (no widget)."""
+    monkeypatch.setenv("COURSE_HEADLESS", "1")
+
 # The two questions of the study notes, as set: what each letter must be about, and the answer.
 EXAM_AS_SET = {
     "flowers_notes": ({"A": ["Amazon Lex"],
@@ -28,18 +34,34 @@ EXAM_AS_SET = {
 }
 
 
-def _longest(question: Question) -> str:
-    return max(question.options, key=lambda k: len(question.options[k]))
+def _right_is_longest(question: Question) -> bool:
+    """The right option is the longest (a tie counts: a guesser could pick it)."""
+    return len(question.options[question.answer]) == max(map(len, question.options.values()))
 
 
 def balance(bank: list[Question]) -> dict:
     """Letter shares, the right-is-longest share and the two pattern guessers' scores."""
     counts = Counter(q.answer for q in bank)
     shares = {letter: counts[letter] / len(bank) for letter in LETTERS}
-    longest = sum(_longest(q) == q.answer for q in bank) / len(bank)
     common = max(shares, key=shares.get)
-    return {"shares": shares, "longest_right": longest, "guess_longest": longest,
-            "guess_common_letter": sum(q.answer == common for q in bank) / len(bank)}
+    # a guesser who always picks the longest option (the first of the longest on a tie)
+    longest_pick = [max(q.options, key=lambda k: len(q.options[k])) for q in bank]
+    return {"shares": shares,
+            "longest_right": sum(map(_right_is_longest, bank)) / len(bank),
+            "guess_longest": sum(p == q.answer for p, q in zip(longest_pick, bank,
+                                                                strict=True)) / len(bank),
+            "guess_common_letter": counts[common] / len(bank)}
+
+
+def check_balance(bank: list[Question]) -> dict:
+    """Fails when the bank can be passed by a pattern instead of understanding."""
+    stats = balance(bank)
+    for letter, share in stats["shares"].items():
+        assert 0.20 <= share <= 0.30, f"answer {letter} holds {share:.0%} of the bank"
+    assert stats["longest_right"] <= 0.30, f"right option longest in {stats['longest_right']:.0%}"
+    assert stats["guess_longest"] <= 0.35, f"always-longest scores {stats['guess_longest']:.0%}"
+    assert stats["guess_common_letter"] <= 0.35, stats
+    return stats
 
 
 # --- the bank as data ------------------------------------------------------------------------
@@ -65,6 +87,48 @@ def test_get_and_evidence_keys():
     keys = questions.evidence_keys()
     assert {"transfer_acc", "acc_C", "fe_acc"} <= keys
     assert keys == set().union(*(q.placeholders() for q in BANK))
+
+
+def test_bank_rewards_understanding_not_patterns():
+    assert len(BANK) >= 60
+    stats = check_balance(BANK)
+    print(stats)  # the closing note quotes these
+
+
+def test_balance_check_catches_a_longest_answer_pattern():
+    """Questions whose answer is the longest option, just enough to push the share over 30%
+    (letters kept balanced, so only the length pattern can trip the check)."""
+    padded = list(BANK)
+    i = 0
+    while sum(map(_right_is_longest, padded)) <= 0.30 * len(padded):
+        letter = LETTERS[i % 4]
+        options = {k: "a much longer right option" if k == letter else "short" for k in LETTERS}
+        padded.append(Question(f"Pattern {i}?", options, answer=letter, id=f"pattern_{i}",
+                               chapter="02", topic="t"))
+        i += 1
+    check_balance(padded[:-1])  # one question fewer still passes ...
+    with pytest.raises(AssertionError, match="longest"):
+        check_balance(padded)  # ... the one that tips it over fails
+
+
+def test_options_are_of_comparable_length():
+    for q in BANK:
+        lengths = [len(text) for text in q.options.values()]
+        assert min(lengths) >= 0.6 * max(lengths), (q.id, lengths)
+
+
+def test_every_explanation_names_its_chapter():
+    for q in BANK:
+        assert f"chapter {q.chapter}" in q.explanation.lower(), q.id
+
+
+def test_lex_only_in_the_notes_flower_question():
+    for q in BANK:
+        text = " ".join([q.prompt, q.explanation, *q.options.values(), *q.why_wrong.values()])
+        if q.id != "flowers_notes":
+            assert "Lex" not in text.split() and "Lex's" not in text, q.id
+    flower = questions.get("flowers_notes")
+    assert "Amazon Lex" in flower.options["A"] and "Lex" in flower.why_wrong["A"]
 
 
 # --- the notes' two questions ----------------------------------------------------------------
@@ -95,6 +159,25 @@ def test_flower_question_keeps_its_setting_and_lures():
     evidence = {"transfer_acc": 0.9, "transfer_seconds": 2.0, "scratch_acc": 0.3,
                 "scratch_seconds": 60.0}
     assert check_answer(question, "b", evidence).correct
+
+
+def test_the_exams_aws_facts_are_stated():
+    defaults = questions.get("builtin_defaults").explanation
+    assert "num_layers=152 and use_pretrained_model=0" in defaults
+    assert "larger than image_shape" in questions.get("builtin_resize").explanation
+    assert "model.tar.gz" in questions.get("builtin_checkpoint_frequency").explanation
+    incremental = questions.get("builtin_incremental")
+    assert "num_layers, image_shape and num_classes must match" in incremental.explanation
+    assert "feature extraction" in questions.get("ictf_top_layer").explanation
+    assert "JumpStartConfig" in questions.get("jumpstart").explanation
+    depths = " ".join(questions.get("builtin_transfer_mode").why_wrong.values())
+    assert "18, 34, 50, 101, 152 or 200" in depths
+    spot = questions.get("spot").explanation
+    assert "enable_managed_spot_training" in spot and "max_wait_time_in_seconds" in spot
+    text = " ".join(" ".join([q.prompt, q.explanation, *q.options.values(),
+                              *q.why_wrong.values()]) for q in BANK)
+    for v2_name in ("use_spot_instances", "checkpoint_s3_uri", "max_wait)"):
+        assert v2_name not in text  # SDK v3 names only
 
 
 # --- the mock exam ---------------------------------------------------------------------------
@@ -128,6 +211,14 @@ def test_mock_exam_bad_input_is_a_clear_error():
         quiz.mock_exam(BANK, n=3, seed=0, answers={outsider: "A"})
     with pytest.raises(ValueError, match="not an option"):
         quiz.mock_exam(BANK, n=3, seed=0, answers={drawn[0]: "E"})
+
+
+def test_mock_exam_under_papermill_prints_the_questions_and_their_ids(capsys):
+    exam = quiz.mock_exam(BANK, n=2, seed=0, answers={})
+    out = capsys.readouterr().out
+    assert exam.score is None
+    for question in exam.questions:
+        assert question.prompt in out and f'"{question.id}": "?"' in out
 
 
 def test_mock_exam_without_evidence_points_to_the_chapter():
