@@ -1,7 +1,10 @@
 """utils.questions and utils.quiz: one bank of questions that rewards understanding, the study
 notes' two questions as set, and the mock exam."""
 
+import json
+import re
 from collections import Counter
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from utils import questions, quiz
 from utils.quiz import Question, check_answer
 
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
 BANK = questions.all_questions()
 LETTERS = "ABCD"
 
@@ -227,3 +231,40 @@ def test_mock_exam_without_evidence_points_to_the_chapter():
     assert exam.score == 0 and exam.reread == [question.chapter]
     message = check_answer(question, "B", None, strict=False).message
     assert f"(your chapter {question.chapter} run)" in message
+
+
+# --- the questionnaires' answer keys ----------------------------------------------------------
+
+FOLDED = re.compile(
+    r"\A\s*<details><summary>Answer</summary>\n\n(?P<answer>.+?)\n\n</details>\s*\Z", re.S)
+
+
+def questionnaire_items(source: str) -> list[tuple[str, str]]:
+    """(item, what follows it up to the next item) for every numbered questionnaire item."""
+    text = source.partition("## Questionnaire")[2]
+    starts = [m.start() for m in re.finditer(r"^\d+\. ", text, re.M)]
+    pieces = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
+    items = []
+    for piece in pieces:
+        question, _, after = piece.partition("\n\n")  # an item ends at its first blank line
+        items.append((question, after))
+    return items
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_questionnaire_item_has_a_folded_answer(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    questionnaires = [s for s in sources if "## Questionnaire" in s]
+    if path.stem.startswith("00"):
+        assert not questionnaires  # the start page asks nothing
+        return
+    assert len(questionnaires) == 1, path.name
+    items = questionnaire_items(questionnaires[0])
+    assert len(items) >= 5, path.name
+    for question, after in items:
+        match = FOLDED.match(after)
+        assert match, f"{path.name}: no folded answer after {question[:60]!r}"
+        answer = match["answer"]
+        assert len(answer.split()) >= 20, (path.name, question[:60])
+        assert not re.search(r"\d+(\.\d+)?\s?%", answer), (path.name, answer[:60])
