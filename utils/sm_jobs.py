@@ -25,7 +25,7 @@ CODE_FILES = ("train.py", "launchers.py", "inference.py", "metrics.py", "require
 
 
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
-NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "__pycache__")
+NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "sm_*.py", "__pycache__")
 
 
 #: What the endpoint's ``code/`` holds: the handler, its requirements (copied as
