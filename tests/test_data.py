@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from photos import save_sideways
 from PIL import Image
 
 from utils import checkpoint, data
@@ -274,23 +275,12 @@ def test_presizing_changes_nothing_for_images_already_at_the_training_size(tmp_p
 # Photos as learners have them
 # --------------------------------------------------------------------------------------------
 
-ORIENTATION = 0x0112  # the EXIF tag
-
-
 def upright_picture(width=60, height=40):
     """A landscape picture whose top half is red and bottom half blue: its orientation shows."""
     arr = np.zeros((height, width, 3), np.uint8)
     arr[: height // 2] = (220, 20, 20)
     arr[height // 2:] = (20, 20, 220)
     return Image.fromarray(arr)
-
-
-def save_sideways(picture, path, **save):
-    """Store ``picture`` the way a phone held upright stores it: the pixels turned a quarter
-    (counter-clockwise) and EXIF orientation 6 ("rotate 90 degrees clockwise to display")."""
-    exif = Image.Exif()
-    exif[ORIENTATION] = 6
-    picture.transpose(Image.Transpose.ROTATE_90).save(path, exif=exif, **save)
 
 
 def is_upright(img):

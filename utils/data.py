@@ -34,7 +34,11 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+#: where generated and downloaded data and caches live unless a ``data_root`` is given: the
+#: repository's ``data/`` folder, or the folder in the environment variable ``COURSE_DATA_ROOT``
+#: (the tests point it at a temporary folder, so that they never write the repository)
+DATA_ROOT = Path(os.environ.get("COURSE_DATA_ROOT")
+                 or Path(__file__).resolve().parent.parent / "data")
 SPLITS = ("train", "val", "test")
 SYNTHETIC_SOURCES = {
     "synthetic_flowers": "flowers",
