@@ -63,7 +63,7 @@ def test_the_job_and_the_endpoint_got_separate_requirements(m):
     training, serving = m["staged"]["training"], m["staged"]["inference"]
     assert serving["requirements"] == ["timm==1.0.31"]
     assert {"scikit-learn==1.9.1", "pandas==3.1.1"} <= set(training["requirements"])
-    assert serving["utils"] == ["__init__.py", "checkpoint.py", "models.py"]
+    assert serving["utils"] == ["__init__.py", "checkpoint.py", "data.py", "models.py"]
     assert "train.py" in training["files"] and "train.py" not in serving["files"]
 
 
