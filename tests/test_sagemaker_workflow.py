@@ -644,3 +644,80 @@ def test_ready_to_build_applies_the_sdk_3_12_fixes_and_nothing_else(tmp_path):
     assert mine.dependencies == {"requirements": "requirements.txt"}
     assert not (tmp_path / "s3:").exists()
 
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 22: requirements that leave the images alone, the Studio preflight, the region
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose, image", [("training", "training"),
+                                            ("inference", "inference")])
+def test_requirements_add_only_what_the_aws_image_lacks(tmp_path, purpose, image):
+    """Against the package list of AWS's PyTorch 2.6 Dockerfiles (offline/aws_images.py):
+    every line names a package the image does not ship, with a lower bound, never a pin."""
+    from offline import aws_images
+
+    staged = smw.stage_source(tmp_path / purpose, purpose=purpose) / "requirements.txt"
+    requirements = aws_images.check_requirements(staged, image)
+    assert requirements and aws_images.lacking(staged, image) == [r.name for r in requirements]
+    assert all(r.specifier.startswith(">=") and "==" not in r.specifier for r in requirements)
+
+
+def test_the_requirements_check_refuses_what_would_replace_the_images_packages(tmp_path):
+    from offline import aws_images
+
+    path = tmp_path / "requirements.txt"
+    for line, culprit in (("torch==2.8.0", "torch"), ("torchvision>=0.22", "torchvision"),
+                          ("torch<2.5 ; python_version >= '3.12'", "torch")):
+        path.write_text(f"timm>=1.0\n{line}\n")
+        with pytest.raises(aws_images.RequirementConflict, match=culprit):
+            aws_images.check_requirements(path, "inference")
+    path.write_text("timm>=1.0\ntorch<2.5 ; python_version < '3.12'\n# torch==9\n")
+    assert [r.name for r in aws_images.check_requirements(path, "training")] == ["timm", "torch"]
+
+
+@pytest.mark.parametrize("sdk, message", [
+    ("2.245.0", "is v2; the course needs v3"),
+    ("3.7.0", "older than 3.7.1"),
+    ("3.16.0", "drops source_code.*fixed in 3.18"),
+])
+def test_the_preflight_refuses_sdks_that_break_the_chapter(sdk, message):
+    with pytest.raises(smw.PreflightError, match=message):
+        smw.preflight(sdk=sdk, torch="2.8.0", image_torch_version="2.8.0")
+
+
+def test_the_preflight_accepts_studios_sdk_and_refuses_a_replaced_torch(tmp_path):
+    from utils import sm_compat
+
+    meta = tmp_path / "conda-meta"
+    meta.mkdir()
+    (meta / "pytorch-2.8.0-cpu_generic_py312_h1a2b3c_0.json").write_text("{}")
+    assert sm_compat.image_torch(meta) == "2.8.0"
+    assert sm_compat.image_torch(tmp_path / "nowhere") is None  # not a SageMaker image
+    found = smw.preflight(sdk="3.12.0", torch="2.8.0+cpu", conda_meta=meta)
+    assert found == {"sagemaker": "3.12.0", "torch": "2.8.0+cpu", "image_torch": "2.8.0"}
+    assert smw.preflight(sdk="3.18.0", torch="2.9.1", conda_meta=tmp_path / "nowhere")
+    with pytest.raises(smw.PreflightError, match="not the image's torch 2.8.0"):
+        smw.preflight(sdk="3.12.0", torch="2.9.1", conda_meta=meta)
+
+
+def test_region_none_is_the_sessions_region_then_us_east_1(tmp_path, monkeypatch):
+    class Session:
+        def __init__(self, region_name):
+            self.region_name = region_name
+
+    assert smw.resolve_region("eu-west-1", Session("ap-south-1")) == ("eu-west-1", "given")
+    assert smw.resolve_region(None, Session("ap-south-1")) == ("ap-south-1",
+                                                               "the session's region")
+    assert smw.resolve_region(None, Session(None))[0] == "us-east-1"
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")  # e.g. a Studio domain's region
+    aws = smw.connect("aws", role_arn="arn:aws:iam::111122223333:role/x", bucket="b")
+    try:
+        assert aws.region == aws.sagemaker_client.meta.region_name == "eu-central-1"
+        assert "region: eu-central-1 (the session's region)" in aws.describe()
+    finally:
+        aws.close()

@@ -315,9 +315,9 @@ def clean_up_on_error(connection, *, prefix: str, s3_prefix: str, keep_s3: bool 
 
     A notebook cannot put a ``finally`` around several cells; an IPython ``post_run_cell``
     hook does the same job: after a cell that raised (an error, or Ctrl-C / the stop button),
-    it stops and deletes everything of the run, prints what it did, and writes what is left
-    (:func:`everything_left`) to ``report`` (a JSON file) if given. Registering again replaces
-    the previous hook. Returns ``False`` outside IPython (nothing registered).
+    it stops and deletes everything of the run, prints what it did, and writes that and what
+    is left (:func:`everything_left`) to ``report`` (a JSON file: ``cleaned``, ``left``) if
+    given. Registering again replaces the previous hook. Returns ``False`` outside IPython (nothing registered).
     """
     try:
         from IPython import get_ipython
@@ -337,6 +337,7 @@ def clean_up_on_error(connection, *, prefix: str, s3_prefix: str, keep_s3: bool 
         if result.success or getattr(connection, "session", None) is None:
             return
         print("The cell stopped: cleaning up everything this run created ...")
+        done = {}
         try:
             done = clean_up(connection, prefix=prefix, s3_prefix=s3_prefix, keep_s3=keep_s3)
             print("Cleaned up:", {k: v for k, v in done.items() if v})
@@ -346,7 +347,7 @@ def clean_up_on_error(connection, *, prefix: str, s3_prefix: str, keep_s3: bool 
             if report is not None:
                 from pathlib import Path
 
-                Path(report).write_text(json.dumps(left, indent=1))
+                Path(report).write_text(json.dumps({"cleaned": done, "left": left}, indent=1))
 
     shell.events.register("post_run_cell", after_cell)
     _HOOKS.append(after_cell)
