@@ -317,7 +317,8 @@ def clean_up_on_error(connection, *, prefix: str, s3_prefix: str, keep_s3: bool 
     hook does the same job: after a cell that raised (an error, or Ctrl-C / the stop button),
     it stops and deletes everything of the run, prints what it did, and writes that and what
     is left (:func:`everything_left`) to ``report`` (a JSON file: ``cleaned``, ``left``) if
-    given. Registering again replaces the previous hook. Returns ``False`` outside IPython (nothing registered).
+    given. Registering again replaces the previous hook. Returns ``False`` outside IPython
+    (nothing registered).
     """
     try:
         from IPython import get_ipython
