@@ -721,3 +721,22 @@ def test_region_none_is_the_sessions_region_then_us_east_1(tmp_path, monkeypatch
         assert "region: eu-central-1 (the session's region)" in aws.describe()
     finally:
         aws.close()
+
+
+def test_the_studio_requirements_exclude_the_sdks_the_preflight_refuses():
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parent.parent
+    (line,) = [line for line in (root / "requirements-studio.txt").read_text().splitlines()
+               if line.startswith("sagemaker") and Requirement(line).name == "sagemaker"]
+    allowed = Requirement(line).specifier
+    assert "4.0.0" not in allowed  # an untested major: not installed, not refused either
+    for version in ("2.245.0", "3.7.0", "3.15.0", "3.16.2", "3.17.1"):
+        assert version not in allowed
+        with pytest.raises(smw.PreflightError):
+            smw.preflight(sdk=version, torch="2.8.0", image_torch_version="2.8.0")
+    for version in (smw.OLDEST_SDK, "3.12.0", "3.14.3", "3.18.0", "3.27.0"):
+        assert version in allowed
+        smw.preflight(sdk=version, torch="2.8.0", image_torch_version="2.8.0")
