@@ -740,3 +740,32 @@ def test_the_studio_requirements_exclude_the_sdks_the_preflight_refuses():
     for version in (smw.OLDEST_SDK, "3.12.0", "3.14.3", "3.18.0", "3.27.0"):
         assert version in allowed
         smw.preflight(sdk=version, torch="2.8.0", image_torch_version="2.8.0")
+
+
+def test_parallel_trials_follow_the_free_memory(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    for available_kib, expected in ((8 * 2**20, 2), (2 * 2**20, 1), (512 * 2**10, 1)):
+        meminfo.write_text(f"MemTotal: 16000000 kB\nMemAvailable: {available_kib} kB\n")
+        assert smw.trials_that_fit(at_most=2, meminfo=meminfo) == expected
+    assert smw.trials_that_fit(at_most=2, meminfo=tmp_path / "none") == 2
+
+
+def test_the_emulator_finds_the_training_toolkit_on_the_path(tmp_path, monkeypatch):
+    """pip install --user puts `train` in ~/.local/bin, not beside sys.executable: the
+    emulator looks for it on the PATH, as a shell would, and says so when it is nowhere."""
+    import sys
+
+    from offline import aws_emulator
+
+    bin_dir, elsewhere = tmp_path / "local-bin", tmp_path / "python-bin"
+    bin_dir.mkdir()
+    elsewhere.mkdir()
+    train = bin_dir / "train"
+    train.write_text("#!/bin/sh\n")
+    train.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(elsewhere / "python"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert aws_emulator._train_command() == str(train)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="pip install sagemaker-training"):
+        aws_emulator._train_command()

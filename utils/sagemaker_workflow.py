@@ -56,6 +56,7 @@ from .sm_jobs import (
     stage_source,
     stop_if_interrupted,
     trials_table,
+    trials_that_fit,
     tuning_trials,
 )
 from .sm_session import (
@@ -108,6 +109,7 @@ __all__ = [
     "running_jobs",
     "stage_source",
     "stop_if_interrupted",
+    "trials_that_fit",
     "trials_table",
     "tuning_trials",
     "JOB_LOGGER",

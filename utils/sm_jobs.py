@@ -254,3 +254,20 @@ def trials_table(trials: list[Trial], *, best_job: str | None = None,
         if numbers.notna().all():
             table[name] = numbers
     return table
+
+
+#: Memory one emulated tuning trial took at chapter 06's defaults (peak RSS of its process,
+#: measured with the chapter's own run: see the README's Studio section).
+TRIAL_GIB = 1.3
+
+
+def trials_that_fit(*, at_most: int = 2, per_trial_gib: float = TRIAL_GIB,
+                    meminfo="/proc/meminfo") -> int:
+    """How many emulated tuning trials can run at once in the memory this machine has free
+    now (``MemAvailable``), between 1 and ``at_most``. Where that is unknown: ``at_most``."""
+    try:
+        fields = dict(line.split(":", 1) for line in open(meminfo).read().splitlines())
+        available_gib = int(fields["MemAvailable"].split()[0]) / 2**20
+    except (OSError, KeyError, ValueError):
+        return at_most
+    return max(1, min(at_most, int(available_gib // per_trial_gib)))
