@@ -254,7 +254,7 @@ def clean_up(connection, *, prefix: str, s3_prefix: str,
     tuner uploads the trials' code under ``<base_job_name>/``, outside the session's prefix);
     then the CloudWatch logs of the run's jobs and endpoints. Returns what was done, by kind.
     """
-    from .sm_jobs import _stop_if_in_progress, running_jobs
+    from .sm_jobs import running_jobs, stop_if_in_progress
 
     session = connection.session
     sm, logs = connection.sagemaker_client, session.boto_session.client("logs")
@@ -273,7 +273,7 @@ def clean_up(connection, *, prefix: str, s3_prefix: str,
         for kind, names in (("HyperParameterTuningJob", running["tuning_jobs"]),
                             ("TrainingJob", running["training_jobs"])):
             for name in names:
-                _stop_if_in_progress(sm, kind, name, kind)
+                stop_if_in_progress(sm, kind, name, kind)
         for name in running["tuning_jobs"] + running["training_jobs"]:
             _wait_until_ended(sm, name, tuning=name in running["tuning_jobs"])
         return running["tuning_jobs"] + running["training_jobs"]

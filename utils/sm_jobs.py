@@ -188,14 +188,14 @@ def stop_if_interrupted(connection, trainer=None, tuner=None):
         client = connection.sagemaker_client
         if trainer is not None and trainer.base_job_name:
             for name in running_jobs(client, trainer.base_job_name)["training_jobs"]:
-                _stop_if_in_progress(client, "TrainingJob", name, "training job")
+                stop_if_in_progress(client, "TrainingJob", name, "training job")
         if tuner is not None and tuner.base_tuning_job_name:
             for name in running_jobs(client, tuner.base_tuning_job_name)["tuning_jobs"]:
-                _stop_if_in_progress(client, "HyperParameterTuningJob", name, "tuning job")
+                stop_if_in_progress(client, "HyperParameterTuningJob", name, "tuning job")
         raise
 
 
-def _stop_if_in_progress(client, kind: str, name: str, label: str) -> None:
+def stop_if_in_progress(client, kind: str, name: str, label: str) -> None:
     """``kind`` is the API's resource name: describe_<kind>, stop_<kind>, <kind>Name, Status."""
     snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in kind).lstrip("_")
     key = {f"{kind}Name": name}
