@@ -472,7 +472,8 @@ def test_checkpoints_follow_the_checkpoint_config_and_no_invented_variable(emula
                                                                           tmp_path):
     """SageMaker syncs CheckpointConfig.LocalPath (here a custom one) and sets no variable
     for it: a script told that path (a hyperparameter) has its checkpoint synced to S3; one
-    that writes to the default /opt/ml/checkpoints has nothing synced."""
+    that writes to the default /opt/ml/checkpoints (of the container's relocated /opt/ml)
+    has nothing synced."""
     import boto3
 
     from offline import synthetic

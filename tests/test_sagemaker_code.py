@@ -192,6 +192,9 @@ def test_paths_come_from_sm_variables(tmp_path):
     # checkpoints where nothing syncs them
     assert sm_train.parse_args([], {"SM_CHECKPOINT_DIR": "/elsewhere"})[0].checkpoint_dir == (
         "/opt/ml/checkpoints")
+    # by default: the checkpoints folder of the container's /opt/ml (relocated in the emulator)
+    assert sm_train.parse_args([], {"SM_MODEL_DIR": str(tmp_path / "ml" / "model")})[
+        0].checkpoint_dir == str(tmp_path / "ml" / "checkpoints")
 
 
 # --------------------------------------------------------------------------------------------
