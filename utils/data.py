@@ -406,13 +406,16 @@ class ImageListDataset(Dataset):
         return [label for _, label in self.samples]
 
 
-def presize_for(image_size: int, crop_pct: float = 0.875) -> int:
-    """The short side to keep in memory for training and evaluating at ``image_size``.
+def presize_for(image_size: int, backbone: str | None = None) -> int:
+    """The short side to keep in memory for training and evaluating ``backbone`` at ``image_size``.
 
-    Evaluation resizes the short side to ``image_size / crop_pct`` before its centre crop, so
-    a copy of exactly that size changes nothing there; random crops take their area from it.
+    Evaluation resizes the short side to ``image_size / crop_pct`` (the backbone's, see
+    :meth:`utils.models.Preprocessing.resize_for`) before its centre crop, so a copy of exactly
+    that size changes nothing there; random crops take their area from it.
     """
-    return round(image_size / crop_pct)
+    from .models import DEFAULT_BACKBONE, preprocessing  # timm and torchvision: load on use
+
+    return preprocessing(backbone or DEFAULT_BACKBONE).resize_for(image_size)
 
 
 def sample_batch(samples, n: int = 16, seed: int = 0, transform=None):
