@@ -170,7 +170,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     flowers rendered at ``size``).
     """
     if splits is None:
-        splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
+        splits = data.load_dataset("synthetic_flowers", data_root=root, render_size=size,
                                    n_per_class=n_per_class, seed=0)
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
