@@ -21,7 +21,6 @@ import argparse
 import copy
 import functools
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,12 +77,9 @@ def run(folder: Path, *, variants: list[str], image_size: int, seed: int, epochs
     loaders = {k: training.make_loader(v, batch_size=64) for k, v in sets.items()}
     training.set_seed(seed)
     start_model = models.freeze(models.create_model(n, seed=seed), 0)
-    start = time.perf_counter()
-    emb = {k: features.embed(start_model.body, loader) for k, loader in loaders.items()}
-    head, best_head_epoch = features.train_linear_head(*emb["train"], *emb["val"],
-                                                       num_classes=n, epochs=100, seed=seed)
-    start_model.head.load_state_dict(head.state_dict())
-    lp_seconds = time.perf_counter() - start
+    probe = features.linear_probe(start_model.body, splits, transform=tf, epochs=100, seed=seed)
+    start_model.head.load_state_dict(probe.head.state_dict())
+    best_head_epoch, lp_seconds = probe.best_epoch, probe.seconds
     start_val = training.evaluate(start_model, loaders["val"]).accuracy
     if "lp" in variants and "lp" not in skip:
         test = training.evaluate(start_model, loaders["test"]).accuracy
@@ -93,8 +89,8 @@ def run(folder: Path, *, variants: list[str], image_size: int, seed: int, epochs
         if variant == "lp" or variant in skip:
             continue
         cfg = VARIANTS[variant]
-        train_tf = checkpoint.make_transform(image_size, train=True)
-        train_tf.transforms[0].scale = (cfg["scale"], 1.0)
+        train_tf = checkpoint.make_transform(image_size, train=True,
+                                             crop_scale=(cfg["scale"], 1.0))
         train_set = copy.copy(sets["train"])
         train_set.transform = train_tf
         train_loader = training.make_loader(train_set, batch_size=batch_size, shuffle=True,

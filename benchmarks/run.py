@@ -26,6 +26,7 @@ folder exists, else synthetic flowers written as 500 px JPEG files. The table sa
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -169,7 +170,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     flowers rendered at ``size``).
     """
     if splits is None:
-        splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
+        splits = data.load_dataset("synthetic_flowers", data_root=root, render_size=size,
                                    n_per_class=n_per_class, seed=0)
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
@@ -197,20 +198,18 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     best = _best_seconds(steps, device, repeats)
     decoding.clear_decoded_cache()
     first_start = time.perf_counter()
-    x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
-                                           cache_dir=cache, show_progress=False)
     n_train = len(splits.train) if splits.val else len(samples) * 4 // 5
-    classes = len(splits.classes)
-    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:],
-                               num_classes=classes, epochs=60)
+    head_splits = data.DatasetSplits(splits.classes, samples[:n_train], samples[n_train:], [],
+                                     root=splits.root)
+    probe = functools.partial(features.linear_probe, body, head_splits, transform=tf,
+                              device=device, epochs=60, cache_dir=cache, batch_size=batch,
+                              num_workers=workers)
+    probe()
     first = time.perf_counter() - first_start
     second_start = time.perf_counter()
-    x2, y2, info2 = features.extract_features(body, samples, tf, device, batch, workers,
-                                              cache_dir=cache, show_progress=False)
-    features.train_linear_head(x2[:n_train], y2[:n_train], x2[n_train:], y2[n_train:],
-                               num_classes=classes, epochs=60)
+    hits = int(probe().embedding["from the disk cache"].sum())
     second = time.perf_counter() - second_start
-    assert info2["cache_hit"], "the second run should have hit the embedding cache"
+    assert hits == 2, "the second run should have hit the embedding cache"
     out = {} if compare_workers is None else {
         "compare_workers": compare_workers,
         "compare_workers_images_per_s": len(samples) / best["workers"]}

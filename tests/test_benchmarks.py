@@ -54,7 +54,7 @@ def test_pipeline_times_cold_and_decoded_extraction_against_the_limit(tmp_path):
 
 def test_finetune_is_timed_with_its_limit(tmp_path):
     cpu = torch.device("cpu")
-    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=32,
+    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=32,
                                    n_per_class=10, seed=0)
     out = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
     assert out["train_limit"] > 0 and out["first_epoch"] > 0 and out["finetune"] > 0

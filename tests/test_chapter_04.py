@@ -110,7 +110,7 @@ def own_photos(tmp_path_factory):
     from utils import data
 
     base = tmp_path_factory.mktemp("own_photos")
-    rendered = data.synthetic_dataset("cats", base / "rendered", image_size=160, n_per_class=8)
+    rendered = data.synthetic_dataset("cats", base / "rendered", 160, n_per_class=8)
     folder = phone_folder(rendered, base / "photos", classes=3,
                           splits={"train": 4, "val": 2, "test": 2})
     good = next((folder / "train").glob("*/*.jpg")).read_bytes()
