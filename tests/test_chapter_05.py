@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.notebook
 
 TRANSFER_OVER_SCRATCH = 0.2  # species test accuracy
-LOSS_FALL = 0.9  # last epoch's training loss below this share of the first epoch's
+LOSS_FALL = 0.9  # a later epoch's training loss below this share of the first epoch's
 
 
 def test_transfer_beats_scratch_hpo_on_accuracy_and_work(executed):
@@ -29,7 +29,7 @@ def test_the_scratch_trials_did_train(executed):
     m = executed("05")
     best = max(m["trials"], key=lambda t: t["val_acc"])
     loss = best["train_loss"]
-    assert len(loss) >= 2 and loss[-1] < LOSS_FALL * loss[0], m["trials"]
+    assert len(loss) >= 2 and min(loss[1:]) < LOSS_FALL * loss[0], m["trials"]
 
 
 def test_scratch_trials_sample_at_most_hpo_epoch_images_per_epoch(executed):
