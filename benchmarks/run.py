@@ -4,8 +4,9 @@
     python -m benchmarks.run --course --tests  # also time the whole course and the test suite
 
 Writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` and refreshes the table in
-the README between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every figure is a
-throughput or a ratio measured in this one run; the tests never assert absolute timings.
+``docs/performance.md`` between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every
+figure is a throughput or a ratio measured in this one run; the tests never assert absolute
+timings.
 
 1. The limit: the backbone's forward throughput (images/s) on pre-decoded tensors in inference
    mode, and its forward+backward throughput (full fine-tuning), at the course's image sizes.
@@ -19,8 +20,8 @@ throughput or a ratio measured in this one run; the tests never assert absolute 
 6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
 
 Steps 2 and 4 run on two kinds of images: the course's synthetic PNGs, and JPEG photos as
-learners bring them (``--jpeg``): ``../shared/data/flowers17`` and ``cats12_sample`` when that
-folder exists, else synthetic flowers written as 500 px JPEG files. The table says which.
+learners bring them (``--jpeg``): ``flowers17`` and ``cats12_sample`` from the ``--photos``
+folder when there is one, else synthetic flowers written as 500 px JPEG files. The table says which.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.readme import replace_readme_block
+from benchmarks.blocks import PERFORMANCE, replace_block
 from utils import checkpoint, data, decoding, features, models, training
 
 HERE = Path(__file__).resolve().parent
@@ -302,8 +303,8 @@ def markdown(results: dict) -> str:
         "another body, which reuses the decoded images kept in memory. Fine-tuning runs on a "
         "presized dataset, as the chapters do: the first epoch decodes every file once, later "
         "epochs crop and flip the small copies; the ratio is for the later epochs. "
-        "\"(real JPEG)\" rows are photos from `../shared/data` (the number of images in "
-        "brackets), \"synthetic JPEG\" rows the fallback when that folder is absent.",
+        "\"(real JPEG)\" rows are photos from the `--photos` folder (the number of images in "
+        "brackets), \"synthetic JPEG\" rows the fallback without one.",
         "",
         "Targets (share of the limit): pipeline 0.70 at 96 px, 0.75 at 128, 0.85 at 224; "
         "fine-tuning 0.85. "
@@ -341,8 +342,8 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    replace_readme_block(ROOT / "README.md", "benchmarks", table)
+def update_docs(table: str) -> None:
+    replace_block(PERFORMANCE, "benchmarks", table)
 
 
 def main(argv=None) -> int:
@@ -421,7 +422,7 @@ def main(argv=None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)
     (out / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
-    update_readme(table)
+    update_docs(table)
     print(table)
     return 0
 
