@@ -6,12 +6,15 @@ import pytest
 pytestmark = pytest.mark.notebook
 
 # Margins, measured at the test parameters (4 epochs: 8 optimizer steps on 30 images; 60 test
-# and 30 validation images, so one image is 1.7 and 3.3 points). At 2 epochs full fine-tuning
-# lost to feature extraction (68.3% vs 69.4%), one rate beat per-group rates, and the scratch
-# arm's loss hardly moved: hence 4.
-FT_OVER_FE = 0.0  # full fine-tuning's mean test accuracy minus feature extraction's: +1.2
+# and 30 validation images, so one image is 1.7 and 3.3 points). They are one or two images:
+# on these generated flowers at 64 px the lessons hold by little (per seed, one rate tied and
+# beat per-group rates once). At 2 epochs full fine-tuning lost to feature extraction (68.3%
+# vs 69.4%), one rate beat per-group rates, and the scratch arm's loss hardly moved: hence 4.
+# The same lessons on real photos, by clear margins, are pinned in test_chapter_04.py (the
+# recorded sweep, recomputed).
+FT_OVER_FE = 0.0  # full fine-tuning's mean test accuracy minus feature extraction's: +1.1
 FT_IMPROVED_SEEDS = 2  # seeds (of 3) where fine-tuning beat its start on validation: 2
-GROUPED_OVER_SINGLE = 0.0  # per-group rates minus one rate, test accuracy: +5.0 (seed 0)
+GROUPED_OVER_SINGLE = 0.0  # per-group rates minus one rate, mean test accuracy of 3 seeds: +1.1
 BN_KEEP_OVER_UPDATE = 0.0  # epoch-1 validation change, kept minus updated statistics: +3.3
 LOSS_FALL = 0.85  # the scratch arm's lowest later-epoch loss / its first epoch's: 0.68-0.80
 
