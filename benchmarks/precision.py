@@ -76,7 +76,7 @@ def crossover(sizes, rounds: int = 3, batch: int = 32, device="cpu",
 
 
 def targets(photos: Path, *, size: int = 224, per_class: int = 8, rounds: int = 3,
-            batch: int = 32, device="cpu") -> dict:
+            batch: int = 32, device="cpu", clock=time.perf_counter) -> dict:
     device = torch.device(device)
     auto_fwd = training.resolve_precision("auto", device=device)
     auto_train = training.resolve_precision("auto", device=device, image_size=size,
@@ -108,15 +108,15 @@ def targets(photos: Path, *, size: int = 224, per_class: int = 8, rounds: int = 
     extract("fp32", True)
     extract(auto_fwd, False)  # warm-up, and every image decoded once
     epoch("fp32")  # warm-up: presizes every photo
-    best = _best_seconds({
+    best = best_seconds({
         "extract cold fp32": lambda: extract("fp32", True),
         "extract cold auto": lambda: extract(auto_fwd, True),
         "extract decoded fp32": lambda: extract("fp32", False),
         "extract decoded auto": lambda: extract(auto_fwd, False),
-    }, device, rounds)
-    best.update(_best_seconds({"fine-tune fp32": lambda: epoch("fp32"),
-                               "fine-tune auto": lambda: epoch(auto_train)},
-                              device, max(2, rounds - 1)))
+    }, rounds, clock)
+    best.update(best_seconds({"fine-tune fp32": lambda: epoch("fp32"),
+                              "fine-tune auto": lambda: epoch(auto_train)},
+                             max(2, rounds - 1), clock))
     return {"photos": str(photos), "images": len(samples), "size": size,
             "auto_forward": auto_fwd, "auto_training": auto_train,
             "seconds": best,
@@ -134,16 +134,16 @@ def main(argv=None) -> int:
     c.add_argument("--sizes", nargs="+", type=int, default=[64, 96, 128, 160, 224])
     c.add_argument("--rounds", type=int, default=3)
     c.add_argument("--batch", type=int, default=32)
-    for p in (c,):
-        p.add_argument("--threads", type=int, default=None,
-                       help="torch threads (default: PyTorch's choice)")
-        p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                       help="cpu: time with the process's CPU time (a shared machine)")
     t = sub.add_parser("targets", help="issue 23's targets on real photos")
     t.add_argument("--photos", type=Path, required=True)
     t.add_argument("--size", type=int, default=224)
     t.add_argument("--per-class", type=int, default=8)
     t.add_argument("--rounds", type=int, default=3)
+    for p in (c, t):
+        p.add_argument("--threads", type=int, default=None,
+                       help="torch threads (default: PyTorch's choice)")
+        p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                       help="cpu: time with the process's CPU time (a shared machine)")
     args = parser.parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
                   f"bf16 {row['bf16_img_s']:7.1f} img/s: x{row['bf16_speedup']:.2f}")
     else:
         out = targets(args.photos, size=args.size, per_class=args.per_class,
-                      rounds=args.rounds)
+                      rounds=args.rounds, clock=clock)
         print(f"{out['images']} photos of {out['photos']} at {out['size']} px; auto = forward "
               f"{out['auto_forward']}, training {out['auto_training']}")
         for name, seconds in out["seconds"].items():
