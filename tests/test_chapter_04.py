@@ -69,3 +69,22 @@ def test_the_recipe_sweep_shown_backs_the_chapters_reading(executed):
         assert (flowers["the recipe"]["test_acc"]
                 > flowers["feature extraction (the start)"]["test_acc"]), flowers
         assert runs("cats12_sample", size)["the recipe"]["best_epoch"] == 0
+
+
+def test_bf16_lesson_features_agree_and_accuracy_holds(executed):
+    """Section 4b: bf16 features point the same way as fp32 ones (but are not identical: it
+    did run in bf16), and neither step loses more than a few test images to bf16."""
+    from utils import training
+
+    m = executed("04")
+    lesson = m["precision_lesson"]
+    assert 0.99 < lesson["bf16_cosine"] and lesson["bf16_cosine_min"] < 1.0, lesson
+    few = 3 / lesson["n_test"]
+    assert abs(lesson["bf16_fe_acc"] - lesson["fp32_fe_acc"]) <= few + 1e-9, lesson
+    assert abs(lesson["bf16_ft_acc"] - lesson["fp32_ft_acc"]) <= few + 1e-9, lesson
+    # the chapter ran with the rule's choice for this machine, and says so
+    assert m["precision"] == {
+        "requested": "auto",
+        "forward": training.resolve_precision("auto", device="cpu"),
+        "training": training.resolve_precision("auto", device="cpu",
+                                               image_size=m["image_size"], training=True)}
