@@ -64,7 +64,9 @@ def clean_env(monkeypatch) -> None:
 
 def opt_ml(base: Path) -> dict[str, str]:
     """The SM_* paths of a job, relocated under ``base`` (never /opt/ml)."""
-    return {"SM_MODEL_DIR": str(base / "model"), "SM_CHECKPOINT_DIR": str(base / "checkpoints"),
+    # the checkpoint folder is a hyperparameter: SageMaker sets no variable for it
+    return {"SM_MODEL_DIR": str(base / "model"),
+            "SM_HP_CHECKPOINT_DIR": str(base / "checkpoints"),
             "SM_OUTPUT_DIR": str(base / "output"),
             "SM_OUTPUT_DATA_DIR": str(base / "output" / "data")}
 
@@ -183,9 +185,13 @@ def test_paths_come_from_sm_variables(tmp_path):
     env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": "/data/t", "SM_CHANNEL_VALIDATION": "/v"}
     args = sm_train.parse_args([], env)[0]
     assert (args.model_dir, args.checkpoint_dir) == (env["SM_MODEL_DIR"],
-                                                     env["SM_CHECKPOINT_DIR"])
+                                                     env["SM_HP_CHECKPOINT_DIR"])
     assert (args.training, args.validation) == ("/data/t", "/v")
     assert sm_train.parse_args([], {})[0].checkpoint_dir == "/opt/ml/checkpoints"
+    # SM_CHECKPOINT_DIR is no SageMaker variable: a script that trusted it would write its
+    # checkpoints where nothing syncs them
+    assert sm_train.parse_args([], {"SM_CHECKPOINT_DIR": "/elsewhere"})[0].checkpoint_dir == (
+        "/opt/ml/checkpoints")
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,7 +233,7 @@ def test_resume_after_interruption_equals_uninterrupted(v3_run, flowers, tmp_pat
     rc, out, _ = run_main(monkeypatch, capsys, [*argv, "--stop_after_epoch", "1"], parts)
     assert rc == 0 and "stopping after epoch 1" in out
     assert not (Path(parts["SM_MODEL_DIR"]) / "model.pt").exists()
-    state = torch.load(Path(parts["SM_CHECKPOINT_DIR"]) / "checkpoint.pt", weights_only=False)
+    state = torch.load(Path(parts["SM_HP_CHECKPOINT_DIR"]) / "checkpoint.pt", weights_only=False)
     assert state["epoch"] == 1
     assert {"model", "optimizer", "scheduler", "rng", "history"} <= set(state)
     rc, out, _ = run_main(monkeypatch, capsys, argv, parts)  # the "restarted spot instance"
@@ -352,14 +358,14 @@ def start_toolkit(flowers: Path, tmp: Path) -> Job:
     # A tuner sends every value as a string, and JSON-quotes the SDK's own parameters.
     hps = {"epochs": "1", "batch-size": "8", "image_size": "32", "trainable_stages": "1",
            "lr": "0.003", "use_spot": "false", "sagemaker_program": '"train.py"',
-           "sagemaker_submit_directory": json.dumps(str(source))}
+           "sagemaker_submit_directory": json.dumps(str(source)),
+           "checkpoint_dir": str(base / "checkpoints")}
     (config / "hyperparameters.json").write_text(json.dumps(hps))
     (config / "inputdataconfig.json").write_text(json.dumps(
         {"training": {"TrainingInputMode": "File"}}))
     (config / "resourceconfig.json").write_text(json.dumps(
         {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
     env = _subprocess_env({"SAGEMAKER_BASE_DIR": str(base), "SM_STUDIO_LOCAL_MODE": "true",
-                           "SM_CHECKPOINT_DIR": str(base / "checkpoints"),
                            "AWS_DEFAULT_REGION": "us-east-1"})
     train_command = str(Path(sys.executable).parent / "train")
     return Job([train_command], env, tmp, tmp / "toolkit.log", base=base)

@@ -38,13 +38,15 @@ Errors
     Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
     ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
 
-Dependencies: torch, torchvision and pillow (in the PyTorch serving container), timm (the
-inference ``requirements.txt``) and three files of the course package ``utils``
-(``__init__.py``, ``models.py``, ``checkpoint.py``, copied next to this file in the model's
-``code/`` folder). ``model_fn`` loads the model with ``utils.checkpoint.load_checkpoint`` and
-preprocesses with ``utils.checkpoint.make_transform``: the same code that training and the
-chapters use, so serving cannot drift from training. No pretrained weights are needed: they are
-all in ``model.pt`` (and ``detector.pt``).
+Dependencies: torch, torchvision, pillow, numpy and scikit-learn (in the PyTorch serving
+container), timm (the inference ``requirements.txt``) and four files of the course package
+``utils`` (``__init__.py``, ``models.py``, ``checkpoint.py``, ``data.py``, copied next to this
+file in the model's ``code/`` folder). ``model_fn`` loads the model with
+``utils.checkpoint.load_checkpoint``, opens each photo with ``utils.data.load_rgb`` (EXIF
+orientation applied, as in the notebooks) and preprocesses with
+``utils.checkpoint.make_transform``: the same code that training and the chapters use, so
+serving cannot drift from training. No pretrained weights are needed: they are all in
+``model.pt`` (and ``detector.pt``).
 """
 
 from __future__ import annotations
@@ -313,15 +315,18 @@ def _b64decode(item, index: int) -> bytes:
 
 
 def _open_image(data: bytes, what: str) -> Image.Image:
+    """The photo, upright and RGB, exactly as the notebooks load a file: ``utils.data.load_rgb``
+    (EXIF orientation applied, any colour mode converted)."""
+    from utils.data import DataError, load_rgb
+
     if not data:
         raise BadRequestError(f"The request body is empty: expected a photo ({what}).")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.convert("RGB")
-    except UnidentifiedImageError:
-        reason = "unrecognised or corrupt image data"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        reason = str(err) or type(err).__name__
+        return load_rgb(io.BytesIO(data))
+    except DataError as err:
+        cause = err.__cause__
+        reason = ("unrecognised or corrupt image data" if isinstance(cause, UnidentifiedImageError)
+                  else str(cause or err) or type(err).__name__)
     raise BadRequestError(f"Could not decode {what} as an image ({reason}). Send a JPEG or "
                           "PNG photo.")
 
