@@ -292,7 +292,9 @@ def test_missing_or_empty_training_channel(make, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(("option", "words"), [(["--backbone", "vgg99"], "Unknown backbone"),
-                                               (["--trainable_stages", "99"], "trainable_stages")])
+                                               (["--trainable_stages", "99"], "trainable_stages"),
+                                               (["--precision", "fp16"], "needs a CUDA GPU"),
+                                               (["--precision", "half"], "precision must be")])
 def test_settings_the_model_cannot_take_are_a_one_line_error(option, words, flowers, tmp_path,
                                                              monkeypatch, capsys):
     env = opt_ml(tmp_path) | {"SM_CHANNEL_TRAINING": str(flowers)}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import checkpoint, data, env, features, models, quiz, training
+from utils import checkpoint, data, env, features, models, precision, quiz, training
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +270,7 @@ def test_bad_precisions_are_clear_errors():
 
 
 def test_set_precision_is_the_default_and_is_printed(fake_cpu, monkeypatch, capsys):
-    monkeypatch.setattr(training, "_session_precision", "fp32")
+    monkeypatch.setattr(precision, "_session_precision", "fp32")
     fake_cpu(avx512_bf16=True)
     used = training.set_precision("auto", device="cpu", image_size=96)
     assert used == {"requested": "auto", "forward": "bf16", "training": "fp32"}
