@@ -65,6 +65,7 @@ def _sweep_from_records():
     from benchmarks import recipes
 
     df = recipes.records()
+    df = df[(df["precision"] == "fp32") & (df["device"] == "cpu")].copy()  # the sweep proper
     df["epoch1"] = [c[1] - c[0] if len(c) > 1 else float("nan") for c in df["val_curve"]]
     return {key: {"test_acc": g["test_acc"].mean(), "best_epoch": g["best_epoch"].mean(),
                   "epoch1": g["epoch1"].mean(), "seeds": g["seed"].nunique()}
