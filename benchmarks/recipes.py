@@ -1,11 +1,11 @@
 """Transfer-learning recipes on real photos: feature extraction against fine-tuning.
 
-    python -m benchmarks.recipes ../shared/data/cats12_sample --sizes 128 224
-    python -m benchmarks.recipes ../shared/data/flowers17 --variants lp ft_bn_frozen --seeds 0 1 2
-    python -m benchmarks.recipes --readme          # rewrite the README table from the records
-    python -m benchmarks.recipes ../shared/data/flowers17 --sizes 224 --seeds 0 1 2 \
+    python -m benchmarks.recipes photos/cats12_sample --sizes 128 224
+    python -m benchmarks.recipes photos/flowers17 --variants lp ft_bn_frozen --seeds 0 1 2
+    python -m benchmarks.recipes --docs    # rewrite docs/real-photos.md's table from the records
+    python -m benchmarks.recipes photos/flowers17 --sizes 224 --seeds 0 1 2 \
         --variants lp ft_bn_frozen --precision auto  # the same runs in bf16 where it pays
-    python -m benchmarks.recipes --parity          # fp32 against "auto", run by run
+    python -m benchmarks.recipes --parity  # fp32 against "auto", run by run
 
 Each run splits the folder 70/15/15 (stratified, always with seed 0), trains a linear head on
 the frozen body's embeddings (feature extraction, "lp") once per training seed, then fine-tunes
@@ -30,13 +30,12 @@ import argparse
 import copy
 import functools
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.readme import replace_readme_block
+from benchmarks.blocks import REAL_PHOTOS, replace_block
 from utils import checkpoint, data, features, models, training
 
 OUT = Path(__file__).resolve().parent / "recipes.jsonl"
@@ -104,13 +103,10 @@ def run(folder: Path, *, variants: list[str], image_size: int, seed: int, epochs
     loaders = {k: training.make_loader(v, batch_size=64) for k, v in sets.items()}
     training.set_seed(seed)
     start_model = models.freeze(models.create_model(n, seed=seed), 0)
-    start = time.perf_counter()
-    emb = {k: features.embed(start_model.body, loader, device, precision)
-           for k, loader in loaders.items()}
-    head, best_head_epoch = features.train_linear_head(*emb["train"], *emb["val"],
-                                                       num_classes=n, epochs=100, seed=seed)
-    start_model.head.load_state_dict(head.state_dict())
-    lp_seconds = time.perf_counter() - start
+    probe = features.linear_probe(start_model.body, splits, transform=tf, device=device,
+                                  epochs=100, seed=seed, precision=precision)
+    start_model.head.load_state_dict(probe.head.state_dict())
+    best_head_epoch, lp_seconds = probe.best_epoch, probe.seconds
     start_val = evaluate(start_model, loaders["val"]).accuracy
     if "lp" in variants and "lp" not in skip:
         test = evaluate(start_model, loaders["test"]).accuracy
@@ -120,8 +116,8 @@ def run(folder: Path, *, variants: list[str], image_size: int, seed: int, epochs
         if variant == "lp" or variant in skip:
             continue
         cfg = VARIANTS[variant]
-        train_tf = checkpoint.make_transform(image_size, train=True)
-        train_tf.transforms[0].scale = (cfg["scale"], 1.0)
+        train_tf = checkpoint.make_transform(image_size, train=True,
+                                             crop_scale=(cfg["scale"], 1.0))
         train_set = copy.copy(sets["train"])
         train_set.transform = train_tf
         train_loader = training.make_loader(train_set, batch_size=batch_size, shuffle=True,
@@ -177,9 +173,6 @@ LABELS = {"lp": "feature extraction (linear head on embeddings)",
           "ft_bn_frozen_strong_aug": "fine-tuning, statistics kept, stronger crops (scale 0.35)",
           "ft_bn_frozen_warmup": "fine-tuning, statistics kept, 1 warm-up epoch at rates / 10",
           "ft_bn_train_lr3e-5": "fine-tuning, statistics updated, rates / 3"}
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
 def parity(path: Path = OUT) -> pd.DataFrame:
     """fp32 against "auto" per (photos, size, variant), on the seeds both have run.
 
@@ -209,7 +202,7 @@ def parity(path: Path = OUT) -> pd.DataFrame:
 
 
 def markdown(path: Path = OUT) -> str:
-    """The README block: one row per (data, size, variant, precision), from the recorded runs."""
+    """The docs block: one row per (data, size, variant, precision), from the recorded runs."""
     df = records(path)
     lines = ["| photos | size (px) | method | precision | test accuracy | "
              "validation: start -> best | "
@@ -246,8 +239,8 @@ def _precision_label(g: pd.DataFrame) -> str:
     return label if device == "cpu" else f"{label}, {device.upper()}"
 
 
-def write_readme(path: Path = README) -> None:
-    replace_readme_block(path, "recipes", markdown() + "\n")
+def write_docs(path: Path = REAL_PHOTOS) -> None:
+    replace_block(path, "recipes", markdown() + "\n")
 
 
 def main(argv=None) -> int:
@@ -269,8 +262,8 @@ def main(argv=None) -> int:
     parser.add_argument("--parity", action="store_true",
                         help="print fp32 against auto on the recorded runs")
     parser.add_argument("--table", action="store_true", help="print the table of all runs")
-    parser.add_argument("--readme", action="store_true",
-                        help="rewrite the README's real-photo block from the recorded runs")
+    parser.add_argument("--docs", action="store_true",
+                        help="rewrite docs/real-photos.md's recipe table from the recorded runs")
     args = parser.parse_args(argv)
     try:
         training.resolve_precision(args.precision, device=training.get_device(args.device))
@@ -302,11 +295,11 @@ def main(argv=None) -> int:
                           f"{r.test_acc:.3f} "
                           f"val {r.start_val_acc:.3f}->{r.val_acc:.3f} best epoch "
                           f"{r.best_epoch} {r.seconds:.0f}s curve {r.val_curve}", flush=True)
-    if args.readme:
-        write_readme()
+    if args.docs:
+        write_docs()
     if args.parity:
         print(parity(args.out).to_string())
-    if args.table or not (args.folders or args.readme or args.parity):
+    if args.table or not (args.folders or args.docs or args.parity):
         print(table(args.out).to_string())
     return 0
 

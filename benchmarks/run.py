@@ -4,8 +4,9 @@
     python -m benchmarks.run --course --tests  # also time the whole course and the test suite
 
 Writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` and refreshes the table in
-the README between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every figure is a
-throughput or a ratio measured in this one run; the tests never assert absolute timings.
+``docs/performance.md`` between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every
+figure is a throughput or a ratio measured in this one run; the tests never assert absolute
+timings.
 
 1. The limit: the backbone's forward throughput (images/s) on pre-decoded tensors in inference
    mode, and its forward+backward throughput (full fine-tuning), at the course's image sizes.
@@ -19,13 +20,14 @@ throughput or a ratio measured in this one run; the tests never assert absolute 
 6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
 
 Steps 2 and 4 run on two kinds of images: the course's synthetic PNGs, and JPEG photos as
-learners bring them (``--jpeg``): ``../shared/data/flowers17`` and ``cats12_sample`` when that
-folder exists, else synthetic flowers written as 500 px JPEG files. The table says which.
+learners bring them (``--jpeg``): ``flowers17`` and ``cats12_sample`` from the ``--photos``
+folder when there is one, else synthetic flowers written as 500 px JPEG files. The table says which.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.readme import replace_readme_block
+from benchmarks.blocks import PERFORMANCE, replace_block
 from utils import checkpoint, data, decoding, features, models, training
 
 HERE = Path(__file__).resolve().parent
@@ -181,7 +183,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     flowers rendered at ``size``).
     """
     if splits is None:
-        splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
+        splits = data.load_dataset("synthetic_flowers", data_root=root, render_size=size,
                                    n_per_class=n_per_class, seed=0)
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
@@ -209,20 +211,18 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     best = _best_seconds(steps, device, repeats)
     decoding.clear_decoded_cache()
     first_start = time.perf_counter()
-    x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
-                                           cache_dir=cache, show_progress=False)
     n_train = len(splits.train) if splits.val else len(samples) * 4 // 5
-    classes = len(splits.classes)
-    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:],
-                               num_classes=classes, epochs=60)
+    head_splits = data.DatasetSplits(splits.classes, samples[:n_train], samples[n_train:], [],
+                                     root=splits.root)
+    probe = functools.partial(features.linear_probe, body, head_splits, transform=tf,
+                              device=device, epochs=60, cache_dir=cache, batch_size=batch,
+                              num_workers=workers)
+    probe()
     first = time.perf_counter() - first_start
     second_start = time.perf_counter()
-    x2, y2, info2 = features.extract_features(body, samples, tf, device, batch, workers,
-                                              cache_dir=cache, show_progress=False)
-    features.train_linear_head(x2[:n_train], y2[:n_train], x2[n_train:], y2[n_train:],
-                               num_classes=classes, epochs=60)
+    hits = int(probe().embedding["from the disk cache"].sum())
     second = time.perf_counter() - second_start
-    assert info2["cache_hit"], "the second run should have hit the embedding cache"
+    assert hits == 2, "the second run should have hit the embedding cache"
     out = {} if compare_workers is None else {
         "compare_workers": compare_workers,
         "compare_workers_images_per_s": len(samples) / best["workers"]}
@@ -315,8 +315,8 @@ def markdown(results: dict) -> str:
         "another body, which reuses the decoded images kept in memory. Fine-tuning runs on a "
         "presized dataset, as the chapters do: the first epoch decodes every file once, later "
         "epochs crop and flip the small copies; the ratio is for the later epochs. "
-        "\"(real JPEG)\" rows are photos from `../shared/data` (the number of images in "
-        "brackets), \"synthetic JPEG\" rows the fallback when that folder is absent.",
+        "\"(real JPEG)\" rows are photos from the `--photos` folder (the number of images in "
+        "brackets), \"synthetic JPEG\" rows the fallback without one.",
         "",
         "Targets (share of the limit): pipeline 0.70 at 96 px, 0.75 at 128, 0.85 at 224; "
         "fine-tuning 0.85. "
@@ -354,8 +354,8 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    replace_readme_block(ROOT / "README.md", "benchmarks", table)
+def update_docs(table: str) -> None:
+    replace_block(PERFORMANCE, "benchmarks", table)
 
 
 def main(argv=None) -> int:
@@ -434,7 +434,7 @@ def main(argv=None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)
     (out / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
-    update_readme(table)
+    update_docs(table)
     print(table)
     return 0
 

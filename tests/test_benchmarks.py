@@ -55,7 +55,7 @@ def test_pipeline_times_cold_and_decoded_extraction_against_the_limit(tmp_path):
 
 def test_finetune_is_timed_with_its_limit(tmp_path):
     cpu = torch.device("cpu")
-    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=32,
+    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=32,
                                    n_per_class=10, seed=0)
     out = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
     assert out["train_limit"] > 0 and out["first_epoch"] > 0 and out["finetune"] > 0
@@ -192,3 +192,26 @@ def test_recipe_records_get_a_precision_column_and_a_parity_check(tmp_path):
     lines[-1]["test_acc"] = lines[-2]["test_acc"] = 0.90
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
     assert not recipes.parity(path).iloc[0]["parity"]
+
+
+def test_generated_blocks_live_in_the_docs_and_the_recipe_table_is_current(tmp_path):
+    """Each benchmark writes its block into its docs page (not the README), and the recipe
+    table there is what `python -m benchmarks.recipes --docs` writes from the records."""
+    import shutil
+
+    from benchmarks import blocks, recipes
+
+    blocks_in = {"recipes": blocks.REAL_PHOTOS, "realcourse": blocks.REAL_PHOTOS,
+                 "benchmarks": blocks.PERFORMANCE}
+    readme = (blocks.DOCS.parent / "README.md").read_text()
+    for name, page in blocks_in.items():
+        assert f"<!-- {name}:start -->" in page.read_text(), (name, page)
+        assert f"<!-- {name}:start -->" not in readme, name
+    copy = tmp_path / "real-photos.md"
+    shutil.copy(blocks.REAL_PHOTOS, copy)
+    recipes.write_docs(copy)
+    assert copy.read_text() == blocks.REAL_PHOTOS.read_text()
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- x:start -->\nold\n<!-- x:end -->\nafter\n")
+    blocks.replace_block(page, "x", "new\n")
+    assert page.read_text() == "before\n<!-- x:start -->\nnew\n<!-- x:end -->\nafter\n"

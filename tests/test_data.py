@@ -169,9 +169,9 @@ def test_grayscale_and_rgba_images_load_as_rgb(tmp_path):
 
 
 def test_synthetic_source_generates_once(tmp_path):
-    s = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=48, n_per_class=6)
+    s = data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=48, n_per_class=6)
     assert len(s.classes) >= 2 and len(s.train) + len(s.val) + len(s.test) == 6 * len(s.classes)
-    again = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=48,
+    again = data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=48,
                               n_per_class=6)
     assert again.train == s.train
 
@@ -431,3 +431,35 @@ def test_non_ascii_and_spaced_names(tmp_path):
     ds = data.ImageListDataset(splits.test, checkpoint.make_transform(16), presize=18)
     x, y = ds[0]
     assert x.shape == (3, 16, 16) and splits.classes[y] in names
+
+
+def test_image_size_none_means_the_right_size_for_the_data(tmp_path):
+    """Real photos (a folder or a download) get the chapter's real-photo size, generated images
+    the small one; an explicit size wins; nonsense is a clear error."""
+    choose = data.choose_image_size
+    assert choose(None, chapter="04", source="synthetic_cats", data_dir=tmp_path)[0] == 224
+    assert choose(None, chapter="04", source="pets_cats")[0] == 224
+    assert choose(None, chapter="04", source="synthetic_cats")[0] == 96
+    assert choose(None, chapter="02", source="synthetic_flowers", data_dir=tmp_path)[0] == 128
+    assert choose(None, chapter="06", source="flowers102")[0] == choose(
+        None, chapter="05", source="flowers102")[0]  # 06's job reuses 05's detector
+    size, why = choose(80, chapter="04", source="pets_cats")
+    assert size == 80 and "parameters" in why
+    for bad in ("224", 0, True, 2.5):
+        with pytest.raises(ValueError, match="image_size"):
+            choose(bad, chapter="04", source="pets_cats")
+    with pytest.raises(ValueError, match="Set image_size"):
+        choose(None, chapter="01", source="synthetic_flowers")
+
+
+def test_render_size_is_the_size_generated_images_are_drawn_at(tmp_path):
+    from PIL import Image
+
+    splits = data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=40,
+                               n_per_class=8)
+    with Image.open(splits.train[0][0]) as image:
+        assert image.size == (40, 40)
+    with pytest.warns(DeprecationWarning, match="render_size"):
+        old = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=40,
+                                n_per_class=8)
+    assert old.train == splits.train

@@ -600,9 +600,10 @@ def test_the_serverless_config_is_the_class_deploy_accepts(monkeypatch):
         _chapter_imports()
 
 
-def test_readme_states_the_worst_case_of_a_first_real_run():
-    """The README's "at most" figure is the chapter's defaults at the course's rates: every job
-    of the training and tuning jobs running max_run on demand, and one hour of the endpoint."""
+def test_docs_state_the_worst_case_of_a_first_real_run():
+    """docs/sagemaker.md's "at most" figure is the chapter's defaults at the course's rates:
+    every job of the training and tuning jobs running max_run on demand, and one hour of the
+    endpoint."""
     import ast
     from pathlib import Path
 
@@ -624,8 +625,8 @@ def test_readme_states_the_worst_case_of_a_first_real_run():
                                      instance_count=defaults["instance_count"],
                                      max_run_s=defaults["max_run_s"], use_spot=True, jobs=jobs)
     worst = training.worst_case_usd + costs.HOURLY_RATES[defaults["inference_instance_type"]]
-    readme = (root / "README.md").read_text()
-    section = readme[readme.index("## Chapter 06"):readme.index("## Performance")]
+    docs = (root / "docs" / "sagemaker.md").read_text()
+    section = docs[docs.index("## Chapter 06"):]
     assert f"at most\n**${worst:.2f}**" in section or f"at most **${worst:.2f}**" in section
     assert f"${training.worst_case_usd / jobs:.3f}" in section  # one job
 

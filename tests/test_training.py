@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import checkpoint, data, env, features, models, precision, quiz, training
+from utils import checkpoint, data, detector, env, features, models, precision, quiz, training
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +58,71 @@ def test_fit_never_returns_a_model_worse_than_its_start(splits):
     """Epoch 0 is a candidate: a ruinous learning rate cannot make the result worse on val."""
     model = models.freeze(models.create_model(2, seed=0), 0)
     train, val = _loaders(splits)
-    head, _ = features.train_linear_head(*features.embed(model.body, train),
-                                         *features.embed(model.body, val), num_classes=2,
-                                         epochs=30, lr=1e-2)
-    model.head.load_state_dict(head.state_dict())  # start from a good head
+    probe = features.linear_probe(model.body, splits, transform=checkpoint.make_transform(32),
+                                  epochs=30, lr=1e-2)
+    model.head.load_state_dict(probe.head.state_dict())  # start from a good head
     start = training.evaluate(model, val).accuracy
     models.freeze(model, "all")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     result = training.fit(model, train, val, epochs=2, lr_head=50.0, lr_body=50.0)
     assert result.history["val_acc"].iloc[1:].min() < start  # the training itself got worse
     assert result.best_epoch == 0
     assert training.evaluate(model, val).accuracy == pytest.approx(start)
+    # keep_best=False hands back the last epoch, however bad
+    model.load_state_dict(state)
+    last = training.fit(model, train, val, epochs=2, lr_head=50.0, lr_body=50.0, keep_best=False)
+    assert last.best_epoch == 2
+    assert training.evaluate(model, val).accuracy == pytest.approx(last.history["val_acc"].iloc[-1])
+
+
+def test_linear_probe_learns_and_reads_its_embeddings_back(splits, tmp_path):
+    body = models.create_model(2, seed=0).body
+    tf = checkpoint.make_transform(32)
+    first = features.linear_probe(body, splits, transform=tf, epochs=30, lr=1e-2,
+                                  cache_dir=tmp_path)
+    assert first.test_acc >= 0.75 and first.val_acc >= 0.75
+    assert list(first.embedding.index) == ["train", "val", "test"]
+    assert not first.embedding["from the disk cache"].any()
+    again = features.linear_probe(body, splits, transform=tf, epochs=30, lr=1e-2,
+                                  cache_dir=tmp_path)
+    assert again.embedding["from the disk cache"].all()
+    assert torch.equal(again.head.weight, first.head.weight)  # same vectors, same seed
+    empty = data.DatasetSplits(splits.classes, splits.train, [], splits.test)
+    with pytest.raises(ValueError, match="validation"):
+        features.linear_probe(body, empty, transform=tf)
+
+
+def test_train_detector_builds_and_keeps_the_last_epoch_when_asked(splits):
+    det = detector.train_detector(splits, backbone=models.DEFAULT_BACKBONE, image_size=32,
+                                  head_epochs=20, epochs=2, stages=1, batch_size=8, seed=0,
+                                  augment=False, keep_best=False)
+    assert det.test_acc >= 0.75
+    assert det.fit.best_epoch == 2
+    # fine-tuning started from the probe's head
+    assert det.fit.history.loc[0, "val_acc"] == pytest.approx(det.probe.val_acc)
+
+
+def test_make_transform_crop_scale_sets_the_share_of_the_image_kept():
+    """Left half black, right half white: crops of 2% of the area mostly see one colour only,
+    crops of the whole image always both."""
+    image = Image.fromarray(np.repeat(np.r_[np.zeros(32), np.full(32, 255)][None, :, None],
+                                      64, 0).repeat(3, 2).astype(np.uint8))
+    torch.manual_seed(0)
+
+    def one_colour(scale):
+        tf = checkpoint.make_transform(16, train=True, crop_scale=scale)
+        return np.mean([tf(image).std().item() < 1e-3 for _ in range(30)])
+
+    assert one_colour((1.0, 1.0)) == 0
+    assert one_colour((0.02, 0.02)) > 0.5
+
+
+def test_presize_and_the_evaluation_resize_share_the_backbone_crop(monkeypatch):
+    wide = models.Preprocessing((0.5,) * 3, (0.5,) * 3, "bicubic", 0.95, 224)
+    monkeypatch.setattr(models, "preprocessing", lambda backbone=None: wide)
+    monkeypatch.setattr(checkpoint, "preprocessing", lambda backbone=None: wide)
+    assert data.presize_for(100) == round(100 / 0.95)
+    assert checkpoint.make_transform(100).transforms[0].size == data.presize_for(100)
 
 
 def test_fit_is_reproducible(splits):

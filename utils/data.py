@@ -295,9 +295,43 @@ def _carve(samples, fraction, seed):
 # --------------------------------------------------------------------------------------------
 
 
+#: The network's input size (pixels) when a chapter's ``image_size`` is None, by chapter:
+#: (generated images, real photos). Generated images are small, so that a CPU trains on them
+#: often. Real photos: the native 224 px where one network trains (04), 128 px where many train
+#: (02, 03, 05), and chapter 06 at chapter 05's size, because its job reuses chapter 05's
+#: detector.
+IMAGE_SIZES = {"02": (64, 128), "03": (64, 128), "04": (96, 224), "05": (64, 128),
+               "06": (64, 128)}
+
+
+def is_real_photos(source: str, data_dir=None) -> bool:
+    """Whether a chapter's data are photos (``data_dir`` or a download), not generated."""
+    return bool(data_dir) or source in DOWNLOAD_SOURCES or source == "folder"
+
+
+def choose_image_size(image_size: int | None, *, chapter: str, source: str,
+                      data_dir=None) -> tuple[int, str]:
+    """The network's input size for a chapter, and why: ``image_size`` if set, else the
+    right size for the data (:data:`IMAGE_SIZES`: real photos larger than generated images).
+    """
+    if image_size is not None:
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ValueError(f"image_size must be a whole number of pixels or None (the right "
+                             f"size for the data); got {image_size!r}.")
+        return image_size, "set in the parameters"
+    if chapter not in IMAGE_SIZES:
+        raise ValueError(f"No default image size for chapter {chapter!r}; chapters "
+                         f"{', '.join(IMAGE_SIZES)} have one. Set image_size.")
+    generated, real = IMAGE_SIZES[chapter]
+    if is_real_photos(source, data_dir):
+        return real, f"chapter {chapter}'s size for real photos"
+    return generated, f"chapter {chapter}'s size for generated images"
+
+
 def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DATA_ROOT,
-                 image_size: int = 128, n_per_class: int = 60, seed: int = 0,
-                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> DatasetSplits:
+                 render_size: int = 128, n_per_class: int = 60, seed: int = 0,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15, *,
+                 image_size: int | None = None) -> DatasetSplits:
     """Get a dataset as :class:`DatasetSplits`, whatever its source.
 
     Args:
@@ -305,10 +339,17 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
             treated as ``"folder"``.
         data_dir: an ImageFolder root of your own photos (may contain train/val/test).
         data_root: where generated and downloaded data are stored (``data/`` by default).
-        image_size: size (pixels) at which synthetic images are rendered.
+        render_size: size (pixels) at which generated images are drawn; photos keep theirs.
+            Not the network's input size (``make_transform(image_size)`` sets that).
         n_per_class: synthetic images per class, before splitting.
         seed: seeds the synthetic generator and the split.
+        image_size: the former name of ``render_size`` (deprecated).
     """
+    if image_size is not None:
+        warnings.warn("load_dataset(image_size=...) is now render_size=...: the size generated "
+                      "images are drawn at, not the network's input size.", DeprecationWarning,
+                      stacklevel=2)
+        render_size = image_size
     if data_dir:
         return load_image_folder(data_dir, val_fraction, test_fraction, seed)
     if source not in SOURCES:
@@ -317,24 +358,24 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
         raise DataError("source='folder' needs data_dir: the path of your ImageFolder root.")
     data_root = Path(data_root)
     if source in SYNTHETIC_SOURCES:
-        root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, image_size,
+        root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, render_size,
                                  n_per_class, seed)
         return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
     if source in APPLICATION_SOURCES:
-        root = application_dataset(APPLICATION_SOURCES[source], data_root, image_size,
+        root = application_dataset(APPLICATION_SOURCES[source], data_root, render_size,
                                    n_per_class, seed)
         return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
     root = download_dataset(source, data_root)
     return load_image_folder(root, val_fraction, test_fraction, seed)
 
 
-def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
+def synthetic_dataset(kind: str, data_root=DATA_ROOT, render_size: int = 128,
                       n_per_class: int = 60, seed: int = 0) -> Path:
-    """Generate (once) and return the folder of a synthetic dataset."""
+    """Generate (once) and return the folder of a synthetic dataset drawn at ``render_size``."""
     from offline import synthetic
 
-    out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
-    return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)
+    out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{render_size}px_n{n_per_class}"
+    return synthetic.generate(kind, out, n_per_class=n_per_class, size=render_size, seed=seed)
 
 
 def application_classes(case: str) -> tuple[str, ...]:
@@ -347,14 +388,14 @@ def application_classes(case: str) -> tuple[str, ...]:
     return applications.CASES[case]
 
 
-def application_dataset(case: str, data_root=DATA_ROOT, image_size: int = 64,
+def application_dataset(case: str, data_root=DATA_ROOT, render_size: int = 64,
                         n_per_class: int = 40, seed: int = 0) -> Path:
     """Generate (once) and return the folder of one of chapter 07's applications."""
     from offline import applications
 
     application_classes(case)  # a clear error for an unknown case
-    out = Path(data_root) / "applications" / f"{case}_s{seed}_{image_size}px_n{n_per_class}"
-    return applications.generate(case, out, n_per_class=n_per_class, size=image_size,
+    out = Path(data_root) / "applications" / f"{case}_s{seed}_{render_size}px_n{n_per_class}"
+    return applications.generate(case, out, n_per_class=n_per_class, size=render_size,
                                  seed=seed)
 
 
@@ -527,13 +568,16 @@ class ImageListDataset(Dataset):
         return [label for _, label in self.samples]
 
 
-def presize_for(image_size: int, crop_pct: float = 0.875) -> int:
-    """The short side to keep in memory for training and evaluating at ``image_size``.
+def presize_for(image_size: int, backbone: str | None = None) -> int:
+    """The short side to keep in memory for training and evaluating ``backbone`` at ``image_size``.
 
-    Evaluation resizes the short side to ``image_size / crop_pct`` before its centre crop, so
-    a copy of exactly that size changes nothing there; random crops take their area from it.
+    Evaluation resizes the short side to ``image_size / crop_pct`` (the backbone's, see
+    :meth:`utils.models.Preprocessing.resize_for`) before its centre crop, so a copy of exactly
+    that size changes nothing there; random crops take their area from it.
     """
-    return round(image_size / crop_pct)
+    from .models import DEFAULT_BACKBONE, preprocessing  # timm and torchvision: load on use
+
+    return preprocessing(backbone or DEFAULT_BACKBONE).resize_for(image_size)
 
 
 def sample_batch(samples, n: int = 16, seed: int = 0, transform=None):

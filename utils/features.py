@@ -11,12 +11,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -172,6 +175,60 @@ def train_linear_head(train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch
             best_acc, best_epoch, best_state = val_acc, epoch, copy.deepcopy(head.state_dict())
     head.load_state_dict(best_state)
     return head, best_epoch
+
+
+# chapter 02
+@dataclass
+class ProbeResult:
+    """What `linear_probe` trained and measured."""
+
+    head: nn.Linear  # the new head, as of its epoch with the best validation accuracy
+    best_epoch: int
+    val_acc: float
+    test_acc: float  # nan when the splits have no test images
+    embedded: dict  # split -> (features (N, D), labels (N,)): reuse them without the body
+    embedding: pd.DataFrame  # per split: images, seconds, read from the disk cache or not
+    head_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """What feature extraction cost: the embedding pass plus the head's training."""
+        return float(self.embedding["seconds"].sum()) + self.head_seconds
+
+
+# chapter 02
+def linear_probe(body: nn.Module, splits, *, transform, device="cpu", epochs: int = 100,
+                 lr: float = 3e-3, seed: int = 0, cache_dir=None, batch_size: int = 64,
+                 num_workers: int = 0, precision: str | None = None) -> ProbeResult:
+    """Feature extraction in one call: embed the splits once with the frozen `body`, train
+    a new linear head on the stored vectors, and score it on validation and test.
+
+    Put the head on the body with `model.head.load_state_dict(result.head.state_dict())`.
+    `cache_dir`: keep the embeddings on disk there and reuse them (see `extract_features`).
+    `precision` of the embedding pass: "fp32", "bf16", "auto" or None (`set_precision`'s).
+    """
+    if not splits.train or not splits.val:
+        raise ValueError(f"linear_probe needs training and validation images; got "
+                         f"{len(splits.train)} and {len(splits.val)}.")
+    embedded, rows = {}, []
+    for split in ("train", "val", "test"):
+        samples = getattr(splits, split)
+        if not samples:  # no test images: nothing to score
+            continue
+        x, y, info = extract_features(body, samples, transform, device, batch_size, num_workers,
+                                      cache_dir=cache_dir, use_cache=cache_dir is not None,
+                                      show_progress=False, precision=precision)
+        embedded[split] = (x, y)
+        rows.append({"split": split, "images": len(y), "features per image": x.shape[1],
+                     "seconds": info["seconds"], "from the disk cache": info["cache_hit"]})
+    start = time.perf_counter()
+    head, best_epoch = train_linear_head(*embedded["train"], *embedded["val"],
+                                         num_classes=len(splits.classes), epochs=epochs, lr=lr,
+                                         seed=seed)
+    head_seconds = time.perf_counter() - start
+    test_acc = head_accuracy(head, *embedded["test"]) if "test" in embedded else math.nan
+    return ProbeResult(head, best_epoch, head_accuracy(head, *embedded["val"]), test_acc,
+                       embedded, pd.DataFrame(rows).set_index("split"), head_seconds)
 
 
 def head_accuracy(head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -140,15 +140,17 @@ class FitResult:
 # chapter 02
 def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: float,
         lr_body: float, weight_decay: float = 1e-4, keep_bn_stats: bool = False, device="cpu",
-        precision: str | None = None, desc: str = "training") -> FitResult:
+        precision: str | None = None, desc: str = "training",
+        keep_best: bool = True) -> FitResult:
     """AdamW with a cosine schedule; keeps the epoch with the best validation accuracy.
 
     Epoch 0, the model as it came in, is a candidate too: training never hands back a
     model that is worse on validation than its starting point. `keep_bn_stats=True` keeps
     the pretrained BatchNorm statistics while fine-tuning (see `train_mode`); leave it off
-    when training from scratch, where the statistics are not pretrained. `precision`:
-    "fp32", "bf16", "fp16" (CUDA), "auto" (see `resolve_precision`; on a CPU it depends on
-    the image size, read here from the first validation batch) or None (`set_precision`'s).
+    when training from scratch, where the statistics are not pretrained. `keep_best=False`
+    keeps the last epoch instead, whatever validation says. `precision`: "fp32", "bf16",
+    "fp16" (CUDA), "auto" (see `resolve_precision`; on a CPU it depends on the image size,
+    read here from the first validation batch) or None (`set_precision`'s).
     """
     model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
     size = next(iter(val_loader))[0].shape[-1] if precision in ("auto", None) else None
@@ -170,7 +172,7 @@ def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: flo
         rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                          val_loss=val.loss, val_acc=val.accuracy,
                          seconds=time.perf_counter() - start))
-        if val.accuracy > best_acc:
+        if val.accuracy > best_acc or not keep_best:
             best_acc, best_epoch = val.accuracy, epoch
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
