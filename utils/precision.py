@@ -43,13 +43,25 @@ def resolve_precision(precision: str | None = "auto", *, device, image_size: int
       :data:`BF16_CPU_TRAIN_MIN_SIZE` pixels on (``image_size``; unknown size: fp32).
     * Anything else (CPU without bf16, CUDA without bf16, Apple MPS): ``"fp32"``.
 
-    The measurements behind it (EfficientNet-Lite0, channels_last, batch 32, bf16 autocast
-    against fp32, interleaved best of 3 in one run; ``python -m benchmarks.precision``):
+    The measurements behind it: EfficientNet-Lite0 (the course's body + a new head),
+    channels_last, batch 32, random images, bf16 autocast against fp32, every step timed once
+    per round, interleaved, best of 3 rounds in one run, on an AMD EPYC with AVX512-BF16 (no
+    AMX), one thread, timed in CPU seconds because the 2-core machine was shared with many
+    busy processes (``python -m benchmarks.precision crossover --threads 1 --clock cpu``):
 
-    MEASUREMENTS
+    ======  =====================  =====================
+    size    forward, bf16 / fp32   forward+backward
+    ======  =====================  =====================
+    64 px   x1.36                  x0.61
+    96 px   x1.50                  x0.65
+    128 px  x1.52                  x0.77
+    160 px  x1.57                  x1.26
+    224 px  x2.93 (noisy)          x1.28
+    ======  =====================  =====================
 
-    Issue 23's figures on an AMX CPU agree: forward x1.66 at 224 px and x1.58 at 96 px;
-    forward+backward x1.45 at 224 px but x0.74 at 96 px.
+    So bf16 forward passes pay at every size, and bf16 training only from 160 px on (below it
+    the backward pass's bf16 kernels lose). Issue 23's figures on an Intel CPU with AMX agree:
+    forward x1.66 at 224 px and x1.58 at 96 px; forward+backward x1.45 at 224 px, x0.74 at 96.
     """
     if precision is None:
         precision = _session_precision
