@@ -65,6 +65,7 @@ def _sweep_from_records():
     from benchmarks import recipes
 
     df = recipes.records()
+    df = df[(df["precision"] == "fp32") & (df["device"] == "cpu")].copy()  # the sweep proper
     df["epoch1"] = [c[1] - c[0] if len(c) > 1 else float("nan") for c in df["val_curve"]]
     return {key: {"test_acc": g["test_acc"].mean(), "best_epoch": g["best_epoch"].mean(),
                   "epoch1": g["epoch1"].mean(), "seeds": g["seed"].nunique()}
@@ -147,3 +148,22 @@ def test_own_photos_folder_runs_end_to_end(executed, own_photos):
                  for p, _ in test]
     accuracy = sum(name == classes[y] for name, (_, y) in zip(predicted, test, strict=True))
     assert accuracy / len(test) == pytest.approx(m["ft_test_acc"]), predicted
+
+
+def test_bf16_lesson_features_agree_and_accuracy_holds(executed):
+    """Section 4b: bf16 features point the same way as fp32 ones (but are not identical: it
+    did run in bf16), and neither step loses more than a few test images to bf16."""
+    from utils import training
+
+    m = executed("04")
+    lesson = m["precision_lesson"]
+    assert 0.99 < lesson["bf16_cosine"] and lesson["bf16_cosine_min"] < 1.0, lesson
+    few = 3 / lesson["n_test"]
+    assert abs(lesson["bf16_fe_acc"] - lesson["fp32_fe_acc"]) <= few + 1e-9, lesson
+    assert abs(lesson["bf16_ft_acc"] - lesson["fp32_ft_acc"]) <= few + 1e-9, lesson
+    # the chapter ran with the rule's choice for this machine, and says so
+    assert m["precision"] == {
+        "requested": "auto",
+        "forward": training.resolve_precision("auto", device="cpu"),
+        "training": training.resolve_precision("auto", device="cpu",
+                                               image_size=m["image_size"], training=True)}

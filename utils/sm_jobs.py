@@ -33,7 +33,7 @@ NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "sm_*.py", "__pycache_
 #: imports (``data.py`` for ``load_rgb``: numpy, scikit-learn and Pillow are in the image).
 INFERENCE_FILES = ("inference.py",)
 INFERENCE_REQUIREMENTS = "requirements-inference.txt"
-INFERENCE_UTILS = ("__init__.py", "models.py", "checkpoint.py", "data.py")
+INFERENCE_UTILS = ("__init__.py", "models.py", "checkpoint.py", "data.py", "precision.py")
 
 
 def stage_source(dest, *, purpose: str = "training") -> Path:

@@ -109,6 +109,8 @@ OPTIONS: dict[str, tuple] = {
     "test_fraction": (to_float, 0.15, None, "test share if there is no validation channel"),
     "num_workers": (to_int, 0, None, "DataLoader worker processes"),
     "device": (str, "auto", None, "auto, cpu or cuda"),
+    "precision": (str, "auto", None, "auto (bf16 where the hardware gains from it: "
+                  "utils.precision), fp32, bf16, or fp16 (CUDA)"),
     "detector": (to_path, None, "SM_CHANNEL_DETECTOR",
                  "the existing model to start from: a course checkpoint file, or a folder (the "
                  "'detector' channel) holding one .pt file; its backbone replaces --backbone"),

@@ -43,6 +43,12 @@ Spot training
     prefix; a checkpoint written with other hyperparameters is ignored with a warning instead of
     being resumed.
 
+Precision
+    ``--precision`` (default ``auto``; ``utils.precision.resolve_precision``): bf16 autocast on
+    a GPU with bf16 (``ml.g5``, ``ml.p4d``...), and on a CPU with native bf16 for evaluation,
+    and for training from the measured image size on; fp32 elsewhere (``ml.g4dn``'s T4 has no
+    bf16: ``fp16`` is there for it, with a gradient scaler). The log says what it chose.
+
 Data-parallel training
     Under ``torchrun`` or SageMaker's ``torch_distributed`` distribution (``WORLD_SIZE`` > 1),
     each process trains on its shard (``DistributedSampler``) of a ``DistributedDataParallel``
@@ -243,11 +249,22 @@ def train(args, dist: Dist) -> dict:
     from utils.checkpoint import make_transform, save_checkpoint
     from utils.data import ImageListDataset
     from utils.models import parameter_groups, train_mode
+    from utils.precision import resolve_precision
     from utils.training import evaluate, make_loader, set_seed, train_one_epoch
 
     classes, train_samples, val_samples, test_samples = load_data(args)
     log(f"data: {len(classes)} classes, train={len(train_samples)} val={len(val_samples)} "
         f"test={len(test_samples)} world_size={dist.world_size} device={dist.device}", dist)
+    # "auto": bf16 on a GPU with bf16, or on a CPU with native bf16 (training: large images)
+    try:
+        train_precision = resolve_precision(args.precision, device=dist.device,
+                                            image_size=args.image_size, training=True)
+        eval_precision = resolve_precision(args.precision, device=dist.device)
+    except ValueError as err:  # an unknown precision, fp16 without a GPU
+        raise SettingsError(str(err)) from None
+    scaler = torch.amp.GradScaler("cuda") if train_precision == "fp16" else None
+    log(f"precision {args.precision!r}: training {train_precision}, evaluation "
+        f"{eval_precision}", dist)
 
     set_seed(args.seed)
     model, detector = build_model(args, len(classes))
@@ -317,7 +334,8 @@ def train(args, dist: Dist) -> dict:
                             generator=torch.Generator().manual_seed(args.seed + epoch),
                             pin_memory=dist.device.type == "cuda")
         train_mode(net)  # frozen BatchNorm layers stay in eval mode
-        mean_loss, accuracy = train_one_epoch(net, loader, optimizer, scheduler, dist.device)
+        mean_loss, accuracy = train_one_epoch(net, loader, optimizer, scheduler, dist.device,
+                                              train_precision, scaler)
         # train_one_epoch averaged over this process's shard: exactly len(sampler) images (the
         # loader keeps the last partial batch). Back to sums, then summed over the processes.
         seen = len(sampler)
@@ -325,7 +343,7 @@ def train(args, dist: Dist) -> dict:
         record = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen}
         if dist.is_main and val_samples:
             result = evaluate(model, make_loader(ImageListDataset(val_samples, eval_transform),
-                                                 batch_size=64), dist.device)
+                                                 batch_size=64), dist.device, eval_precision)
             record.update(val_loss=result.loss, val_acc=result.accuracy)
         record.update(lr=optimizer.param_groups[0]["lr"],
                       seconds=round(time.perf_counter() - start, 3))
@@ -349,7 +367,7 @@ def train(args, dist: Dist) -> dict:
             final.update(best_val_acc=max(val_accs))
         if test_samples:
             result = evaluate(model, make_loader(ImageListDataset(test_samples, eval_transform),
-                                                 batch_size=64), dist.device)
+                                                 batch_size=64), dist.device, eval_precision)
             final.update(test_loss=result.loss, test_acc=result.accuracy)
         log(format_metrics("final", **final), dist)
         model_dir = Path(args.model_dir)
