@@ -304,7 +304,7 @@ def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
         tar.add(tmp_path / "model" / "model.pt", arcname="model.pt")
     boto3.client("s3").upload_file(str(tmp_path / "model.tar.gz"), emulator.bucket,
                                    "serverless/model.tar.gz")
-    session = smw._session(boto3.Session(region_name=emulator.region), emulator.bucket,
+    session = smw.sagemaker_session(boto3.Session(region_name=emulator.region), emulator.bucket,
                            "serverless", sagemaker_config=smw.NO_TELEMETRY)
     serving = smw.stage_source(tmp_path / "serving", purpose="inference")
     builder = ModelBuilder(
@@ -434,6 +434,10 @@ def test_the_chapters_own_model_loads_and_answers(emulator, tmp_path):
 
     model_dir = _serving_model(tmp_path)
     sm, endpoint = _deploy(emulator, tmp_path, "good-model", model_dir)
+    session = smw.sagemaker_session(boto3.Session(region_name=emulator.region),
+                                      emulator.bucket, sagemaker_config=smw.NO_TELEMETRY)
+    aws = smw.Connection("emulator", session, emulator.role_arn, emulator.bucket,
+                         emulator.region)
     try:
         assert endpoint["EndpointStatus"] == "InService", endpoint.get("FailureReason")
         buffer = io.BytesIO()
@@ -441,8 +445,13 @@ def test_the_chapters_own_model_loads_and_answers(emulator, tmp_path):
         reply = smw.predict(boto3.client("sagemaker-runtime"), "good-model", buffer.getvalue(),
                             content_type="image/png")
         assert reply["predictions"][0]["label"] in {"a", "b", "c"}
-    finally:
-        smw.delete_endpoint_resources(sm, "good-model", ["good-model"])
+        assert smw.everything_left(aws, prefix="good-model", s3_prefix="good-model")[
+            "log_groups"] == ["/aws/sagemaker/Endpoints/good-model"]
+    finally:  # the chapter's clean-up: endpoint, config, model, S3 and the endpoint's log
+        done = smw.clean_up(aws, prefix="good-model", s3_prefix="good-model")
+    assert "endpoint good-model" in done["endpoints"]
+    assert all(not v for v in smw.everything_left(aws, prefix="good-model",
+                                                   s3_prefix="good-model").values())
 
 
 def test_a_job_whose_requirements_replace_the_images_torchvision_fails(emulator, tmp_path):
@@ -472,7 +481,8 @@ def test_checkpoints_follow_the_checkpoint_config_and_no_invented_variable(emula
                                                                           tmp_path):
     """SageMaker syncs CheckpointConfig.LocalPath (here a custom one) and sets no variable
     for it: a script told that path (a hyperparameter) has its checkpoint synced to S3; one
-    that writes to the default /opt/ml/checkpoints has nothing synced."""
+    that writes to the default /opt/ml/checkpoints (of the container's relocated /opt/ml)
+    has nothing synced."""
     import boto3
 
     from offline import synthetic

@@ -4,9 +4,11 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-B_OVER_A = 0.1  # test accuracy, every seed
-C_OVER_D = 0.1
-LOSS_FALL = 0.9  # last epoch's training loss below this share of the first epoch's
+# margins on test accuracy that held on every seed (measured at the test parameters: B - A
+# 0.33 to 0.44, C - D 0.33 to 0.41 on seeds 0-2)
+B_OVER_A = 0.2
+C_OVER_D = 0.2
+LOSS_FALL = 0.9  # a later epoch's training loss below this share of the first epoch's
 
 
 def per_seed(m, option):
@@ -36,12 +38,12 @@ def test_pretrained_weights_beat_random_ones_seed_by_seed(executed):
 
 def test_random_bodies_did_train(executed):
     """A and D lose because a random body learns slowly, not because they did not train:
-    their training loss fell by at least LOSS_FALL from the first epoch to the last."""
+    on every seed, a later epoch's training loss is below LOSS_FALL times the first epoch's."""
     m = executed("03")
     for r in m["results"]:
         if r["option"] in ("A", "D"):
             loss = r["train_loss"]
-            assert len(loss) >= 2 and loss[-1] < LOSS_FALL * loss[0], r
+            assert len(loss) >= 2 and min(loss[1:]) < LOSS_FALL * loss[0], r
 
 
 def test_option_b_shape_mismatch_is_explained(executed):

@@ -6,8 +6,10 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-TRANSFER_OVER_SCRATCH = 0.2  # species test accuracy
-LOSS_FALL = 0.9  # last epoch's training loss below this share of the first epoch's
+TRANSFER_OVER_SCRATCH = 0.2  # species test accuracy (measured at the test parameters: 0.5)
+# a later epoch's training loss below this share of the first epoch's (measured: 0.67 for the
+# best trial at the test parameters, 6 epochs of 64 images; learning rate 0: 0.98)
+LOSS_FALL = 0.85
 
 
 def test_transfer_beats_scratch_hpo_on_accuracy_and_work(executed):
@@ -29,12 +31,12 @@ def test_the_scratch_trials_did_train(executed):
     m = executed("05")
     best = max(m["trials"], key=lambda t: t["val_acc"])
     loss = best["train_loss"]
-    assert len(loss) >= 2 and loss[-1] < LOSS_FALL * loss[0], m["trials"]
+    assert len(loss) >= 2 and min(loss[1:]) < LOSS_FALL * loss[0], m["trials"]
 
 
 def test_scratch_trials_sample_at_most_hpo_epoch_images_per_epoch(executed):
     m = executed("05")
-    # the test parameters cap each epoch below the training set (2 epochs of 48 of 84 images)
+    # the test parameters cap each epoch below the training set (6 epochs of 64 of 84 images)
     assert m["hpo_epoch_images"] < m["n_train"], m
     assert all(t["images_per_epoch"] == m["hpo_epoch_images"] for t in m["trials"]), m["trials"]
 

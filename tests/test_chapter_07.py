@@ -6,8 +6,8 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-LOSS_FALL = 0.8
-CUSTOM_OVER_CHANCE = 0.2  # last epoch's training loss below this share of the first epoch's
+LOSS_FALL = 0.6  # measured at the test parameters: 0.20 to 0.42 (lr 0: 0.97 to 1.0)
+CUSTOM_OVER_CHANCE = 0.3  # measured: 0.55 above chance with 40 images per finding (lr 0: 0.01)
 
 
 def test_transfer_beats_scratch_in_every_application(executed):
@@ -25,7 +25,7 @@ def test_transfer_beats_scratch_in_every_application(executed):
         assert m["scratch_epochs"] * row["n_train"] > row["n_train"] + row["n_test"], row
         # ... and it did train: its training loss fell from the first epoch to the last
         loss = row["scratch_train_loss"]
-        assert len(loss) >= 2 and loss[-1] < LOSS_FALL * loss[0], row
+        assert len(loss) >= 2 and min(loss[1:]) < LOSS_FALL * loss[0], row
 
 
 def test_domain_gap_shows_as_numbers(executed):

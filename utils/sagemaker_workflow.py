@@ -68,6 +68,7 @@ from .sm_session import (
     connect,
     quiet_sdk_logs,
     resolve_region,
+    sagemaker_session,
     show_job_logs,
     use_region_for_sdk_logs,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "connect",
     "quiet_sdk_logs",
     "resolve_region",
+    "sagemaker_session",
     "show_job_logs",
     "use_region_for_sdk_logs",
 ]

@@ -123,7 +123,7 @@ def connect(mode: str = "emulator", *, region: str | None = None, role_arn: str 
         emulator = aws_emulator.start(workdir=workdir)
         try:
             # no SDK telemetry either: emulator mode must not contact AWS at all
-            session = _session(boto3.Session(region_name=emulator.region), emulator.bucket,
+            session = sagemaker_session(boto3.Session(region_name=emulator.region), emulator.bucket,
                                s3_prefix, sagemaker_config=NO_TELEMETRY)
         except Exception:
             emulator.stop()
@@ -168,7 +168,7 @@ def connect(mode: str = "emulator", *, region: str | None = None, role_arn: str 
     saved = {key: os.environ.get(key) for key in ("AWS_DEFAULT_REGION", "AWS_REGION")}
     os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
     try:
-        session = _session(boto_session, bucket, s3_prefix)
+        session = sagemaker_session(boto_session, bucket, s3_prefix)
         connection = Connection(mode, session, role_arn, bucket or session.default_bucket(),
                                 region, saved_region=saved, region_source=region_source)
     except BaseException:
@@ -178,7 +178,7 @@ def connect(mode: str = "emulator", *, region: str | None = None, role_arn: str 
     return connection
 
 
-def _session(boto_session, bucket, s3_prefix=None, sagemaker_config=None):
+def sagemaker_session(boto_session, bucket, s3_prefix=None, sagemaker_config=None):
     """A SageMaker session on ``boto_session``, and the SDK's logs client on the same region."""
     from sagemaker.core.helper.session_helper import Session
 

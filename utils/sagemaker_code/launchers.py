@@ -185,6 +185,12 @@ def parse_args(argv=None, environ=None) -> tuple[argparse.Namespace, list[str]]:
     hps = env_hyperparameters(environ)
     settings = {}
     for name, (convert, default, env, _) in OPTIONS.items():
+        if name == "checkpoint_dir" and environ.get("SM_MODEL_DIR"):
+            # /opt/ml/checkpoints (CheckpointConfig's default LocalPath) in the container's
+            # /opt/ml, found from SM_MODEL_DIR (/opt/ml/model): SageMaker sets no variable for
+            # the checkpoint folder itself
+            default = os.path.join(os.path.dirname(environ["SM_MODEL_DIR"].rstrip("/")),
+                                   "checkpoints")
         value = getattr(cli, name)
         if value is None:
             value = hps.get(name)

@@ -32,16 +32,16 @@ How it was launched
 
 Spot training
     A checkpoint (model, optimizer, scheduler, RNG states, epoch, history) is written to
-    ``--checkpoint_dir`` (default ``/opt/ml/checkpoints``, the default ``LocalPath`` of the job's
-    ``CheckpointConfig``, which SageMaker syncs to S3; SageMaker sets no variable for it, so a
-    job with another ``LocalPath`` passes it as this hyperparameter) after every epoch, and the
-    script resumes from it when it starts. Shuffling
-    and augmentation are re-seeded from ``seed`` and the epoch number at the start of each
-    epoch, so an interrupted and resumed run ends with the same weights as an uninterrupted one.
-    ``--stop_after_epoch k`` simulates the interruption (for tests and demos). Inside a job the
-    checkpoint goes to a sub-folder named after the job (``TRAINING_JOB_NAME``), because tuning
-    trials share the tuner's checkpoint prefix; a checkpoint written with other hyperparameters
-    is ignored with a warning instead of being resumed.
+    ``--checkpoint_dir`` (default ``/opt/ml/checkpoints``, the default ``LocalPath`` of the
+    job's ``CheckpointConfig``, which SageMaker syncs to S3; SageMaker sets no variable for it,
+    so a job with another ``LocalPath`` passes it as this hyperparameter) after every epoch, and
+    the script resumes from it when it starts. Shuffling and augmentation are re-seeded from
+    ``seed`` and the epoch number at the start of each epoch, so an interrupted and resumed run
+    ends with the same weights as an uninterrupted one. ``--stop_after_epoch k`` simulates the
+    interruption (for tests and demos). Inside a job the checkpoint goes to a sub-folder named
+    after the job (``TRAINING_JOB_NAME``), because tuning trials share the tuner's checkpoint
+    prefix; a checkpoint written with other hyperparameters is ignored with a warning instead of
+    being resumed.
 
 Precision
     ``--precision`` (default ``auto``; ``utils.precision.resolve_precision``): bf16 autocast on
