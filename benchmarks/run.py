@@ -95,9 +95,10 @@ def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
     return n_images / _best_seconds({"step": step}, device, repeats)["step"]
 
 
-def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
+def _forward_step(size: int, batch: int, device, channels_last=True, precision="fp32",
                   n_images: int | None = None):
-    """One forward pass over ``n_images`` random images (default: one batch) in batches."""
+    """One forward pass over ``n_images`` random images (default: one batch) in batches, in
+    ``precision`` ("fp32", "bf16", "fp16": autocast, see ``utils.training.autocast``)."""
     n_images = n_images or batch
     model = models.create_model(6).eval().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
@@ -106,19 +107,23 @@ def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
         x = x.contiguous(memory_format=torch.channels_last)
 
     def step():
-        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), training.autocast(precision, device):
             for start in range(0, n_images, batch):
                 model(x[:n_images - start])  # the last batch may be partial, as in extraction
 
     return step
 
 
-def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+def forward_limit(size: int, batch: int, device, channels_last=True,
+                  precision="fp32") -> float:
     """Forward images/s of the body + head on random, pre-decoded tensors."""
-    return _throughput(_forward_step(size, batch, device, channels_last, bf16), batch, device)
+    return _throughput(_forward_step(size, batch, device, channels_last, precision), batch,
+                       device)
 
 
-def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
+def _train_step(size: int, batch: int, device, channels_last=True, precision="fp32"):
+    """One full fine-tuning step (forward, fp32 loss, backward, AdamW) on random tensors;
+    fp16 with a gradient scaler, as ``utils.training.fit`` does."""
     model = models.create_model(6).train().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 6, (batch,), device=device)
@@ -126,20 +131,27 @@ def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
     def step():
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+        with training.autocast(precision, device):
+            logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
     return step
 
 
-def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+def train_limit(size: int, batch: int, device, channels_last=True, precision="fp32") -> float:
     """Forward+backward+update images/s of full fine-tuning on random tensors."""
-    step = _train_step(size, batch, device, channels_last, bf16)
+    step = _train_step(size, batch, device, channels_last, precision)
     return _throughput(step, batch, device, repeats=2)
 
 
@@ -410,9 +422,9 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         results["gpu"] = {"name": torch.cuda.get_device_name(0), "size": 224,
                           "fp32_forward": forward_limit(224, 128, device),
-                          "bf16_forward": forward_limit(224, 128, device, bf16=True),
+                          "bf16_forward": forward_limit(224, 128, device, precision="bf16"),
                           "fp32_train": train_limit(224, 128, device),
-                          "bf16_train": train_limit(224, 128, device, bf16=True)}
+                          "bf16_train": train_limit(224, 128, device, precision="bf16")}
     if args.course:
         results["course_s"] = timed([sys.executable, "-m", "course"])
     if args.tests:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import checkpoint, data, detector, env, features, models, quiz, training
+from utils import checkpoint, data, detector, env, features, models, precision, quiz, training
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +264,114 @@ def test_metrics_roundtrip(tmp_path):
 def test_environment_report():
     report = env.environment_report()
     assert report["missing"] == [] and report["cpu_cores"] >= 1
+
+
+# --- precision (issue 23) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_cpu(monkeypatch):
+    """Fake the CPU's bf16 capabilities: ``fake_cpu(amx=..., avx512_bf16=...)``."""
+    def fake(amx=False, avx512_bf16=False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16,
+                            raising=False)
+    return fake
+
+
+def test_auto_precision_on_cpus_with_and_without_bf16(fake_cpu):
+    resolve, big = training.resolve_precision, training.BF16_CPU_TRAIN_MIN_SIZE
+    fake_cpu(amx=False, avx512_bf16=False)  # an older CPU: bf16 would be emulated, slowly
+    assert {resolve("auto", device="cpu", image_size=s, training=t)
+            for s in (64, 224) for t in (False, True)} == {"fp32"}
+    for caps in ({"amx": True}, {"avx512_bf16": True}):
+        fake_cpu(**caps)
+        assert resolve("auto", device="cpu") == "bf16"  # forward passes: bf16 at every size
+        assert resolve("auto", device="cpu", image_size=64) == "bf16"
+        # training: bf16 only from the measured crossover size on; below it bf16 training was
+        # slower (issue 23: x0.74 at 96 px), at the course's real-photo size faster
+        assert resolve("auto", device="cpu", image_size=96, training=True) == "fp32"
+        assert resolve("auto", device="cpu", image_size=224, training=True) == "bf16"
+        assert resolve("auto", device="cpu", image_size=big - 1, training=True) == "fp32"
+        assert resolve("auto", device="cpu", image_size=big, training=True) == "bf16"
+        assert resolve("auto", device="cpu", training=True) == "fp32"  # size unknown
+    # explicit choices are kept; MPS stays fp32 under auto
+    assert resolve("bf16", device="cpu", image_size=64, training=True) == "bf16"
+    assert resolve("fp32", device="cpu", image_size=224) == "fp32"
+    assert resolve("auto", device="mps") == "fp32"
+
+
+def test_auto_precision_on_gpus_with_and_without_bf16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert training.resolve_precision("auto", device="cuda", image_size=64,
+                                      training=True) == "bf16"
+    assert training.resolve_precision("fp16", device="cuda") == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a T4
+    assert training.resolve_precision("auto", device="cuda") == "fp32"
+    with pytest.raises(ValueError, match="no bf16 support"):
+        training.resolve_precision("bf16", device="cuda")
+
+
+def test_bad_precisions_are_clear_errors():
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        training.resolve_precision("fp16", device="cpu")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.resolve_precision("half", device="cpu")
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        training.set_precision("fp16", device="cpu")
+    with pytest.raises(ValueError, match="resolved precision"):
+        training.autocast("auto", "cpu")
+
+
+def test_set_precision_is_the_default_and_is_printed(fake_cpu, monkeypatch, capsys):
+    monkeypatch.setattr(precision, "_session_precision", "fp32")
+    fake_cpu(avx512_bf16=True)
+    used = training.set_precision("auto", device="cpu", image_size=96)
+    assert used == {"requested": "auto", "forward": "bf16", "training": "fp32"}
+    assert "forward passes bf16, training fp32" in capsys.readouterr().out
+    assert training.resolve_precision(None, device="cpu") == "bf16"
+    training.set_precision("fp32", device="cpu")
+    assert training.resolve_precision(None, device="cpu") == "fp32"
+
+
+def _cosine(a, b):
+    return torch.nn.functional.cosine_similarity(a, b, dim=1)
+
+
+def test_bf16_features_agree_with_fp32(splits):
+    """bf16 autocast changes the embeddings only a little: cosine similarity near 1."""
+    body = models.create_model(2, seed=0).body
+    loader = training.make_loader(data.ImageListDataset(
+        splits.train + splits.val, checkpoint.make_transform(64)), batch_size=16)
+    fp32, y = features.embed(body, loader, "cpu", precision="fp32")
+    bf16, y2 = features.embed(body, loader, "cpu", precision="bf16")
+    assert bf16.dtype == torch.float32 and torch.equal(y, y2)
+    assert not torch.equal(fp32, bf16)  # it did run in bf16
+    cos = _cosine(fp32, bf16)
+    assert cos.min() > 0.98, cos.min()
+
+
+def test_fit_in_bf16_keeps_fp32_weights_and_statistics_and_learns(splits):
+    model = models.freeze(models.create_model(2, seed=0), "all")
+    train, val = _loaders(splits)
+    result = training.fit(model, train, val, epochs=2, lr_head=1e-2, lr_body=1e-3,
+                          precision="bf16")
+    assert result.precision == "bf16"
+    assert {p.dtype for p in model.state_dict().values() if p.is_floating_point()} == {
+        torch.float32}  # autocast never casts the weights, BatchNorm statistics included
+    test = training.make_loader(data.ImageListDataset(splits.test, checkpoint.make_transform(32)))
+    assert training.evaluate(model, test, precision="bf16").accuracy >= 0.75
+
+
+def test_fp32_stays_bit_for_bit_reproducible(splits):
+    """precision="fp32" is the code path from before precision existed: same seed, same bits."""
+    def run(precision):
+        training.set_seed(0)
+        model = models.freeze(models.create_model(2, seed=0), 1)
+        train, val = _loaders(splits)
+        training.fit(model, train, val, epochs=1, lr_head=1e-2, lr_body=1e-3,
+                     precision=precision)
+        return model.head.weight.detach().clone()
+
+    assert torch.equal(run("fp32"), run(None))  # the session default is fp32
