@@ -15,7 +15,7 @@
    real-photo recipe at 224 px, feature extraction and fine-tuning, seeds 0 1 2, in fp32 and
    in ``"auto"`` (``benchmarks.recipes``), and the parity table (issue 23: parity means within
    one standard deviation or one test photo). Records go to ``OUT/recipes_gpu.jsonl``; append
-   them to ``benchmarks/recipes.jsonl`` to put them in the README's recipe table.
+   them to ``benchmarks/recipes.jsonl`` to put them in docs/real-photos.md's recipe table.
 
 Writes ``OUT/gpu_results.json`` and ``OUT/GPU_RESULTS.md`` (``--out``, default
 ``benchmarks/``): the GPU model, driver, torch and CUDA build, then each part's figures. On a
