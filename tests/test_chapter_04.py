@@ -69,3 +69,31 @@ def test_the_recipe_sweep_shown_backs_the_chapters_reading(executed):
         assert (flowers["the recipe"]["test_acc"]
                 > flowers["feature extraction (the start)"]["test_acc"]), flowers
         assert runs("cats12_sample", size)["the recipe"]["best_epoch"] == 0
+
+
+def test_the_pretrained_network_fixes_its_input(executed):
+    """Section 4b: the normalisation and the channel count come with the weights."""
+    m = executed("04")
+    arch = m["architecture"]
+    # a normalisation other than the pretrained one costs accuracy, even under a trained head
+    assert min(arch["other_norm"], arch["no_norm"]) < arch["as_pretrained"], arch
+    assert "channels" in m["channel_error"], m["channel_error"]
+
+
+def test_a_pretrained_backbone_brings_its_size(executed):
+    """Section 7: the new head is a sliver of the model; architectures differ by orders."""
+    m = executed("04")
+    mb = {name: row["saved weights (MB)"] for name, row in m["sizes"].items()}
+    ours = next(v for k, v in mb.items() if "fine-tuned here" in k)
+    assert mb["ResNet-50 (the notes)"] > 5 * ours > 25 * mb["small custom CNN (from scratch)"], mb
+    assert m["head_share"] < 0.01
+
+
+def test_int8_quantisation_shrinks_the_model_and_keeps_its_accuracy(executed):
+    """Section 7b: int8 weights take about a quarter of the bytes; accuracy barely moves."""
+    q = executed("04")["quantization"]
+    assert set(q) >= {"fp32_mb", "int8_mb", "fp32_ms", "int8_ms", "fp32_acc", "int8_acc"}
+    assert q["int8_mb"] < 0.35 * q["fp32_mb"], q  # not converted: the size stays
+    # badly calibrated ranges (or none) cost far more than this
+    assert q["int8_acc"] >= q["fp32_acc"] - 0.08, q
+    assert q["agreement"] >= 0.8, q
