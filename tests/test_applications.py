@@ -70,3 +70,15 @@ def test_bad_arguments_say_what_is_valid():
         applications.render("defects", "good", size=8)
     with pytest.raises(ValueError, match="n_per_class"):
         applications.generate("defects", "/tmp/never", n_per_class=0)
+
+
+def test_application_sources_load_through_utils(tmp_path):
+    """Chapters get the generated applications from utils.data, never from offline/."""
+    from utils import data
+
+    splits = data.load_dataset("synthetic_radiographs", data_root=tmp_path, image_size=32,
+                               n_per_class=8, seed=0)
+    assert tuple(splits.classes) == tuple(sorted(applications.CASES["radiographs"]))
+    assert len(splits.train) + len(splits.val) + len(splits.test) == 8 * len(splits.classes)
+    with pytest.raises(data.DataError, match="Unknown application"):
+        data.application_classes("x-rays")

@@ -39,8 +39,14 @@ SYNTHETIC_SOURCES = {
     "synthetic_cats": "cats",
     "synthetic_nonflowers": "nonflowers",
 }
+#: Generated images of chapter 07's applications (:mod:`offline.applications`), by source.
+APPLICATION_SOURCES = {
+    "synthetic_defects": "defects",
+    "synthetic_plants": "plants",
+    "synthetic_radiographs": "radiographs",
+}
 DOWNLOAD_SOURCES = ("flowers102", "pets_cats")
-SOURCES = (*SYNTHETIC_SOURCES, *DOWNLOAD_SOURCES, "folder")
+SOURCES = (*SYNTHETIC_SOURCES, *APPLICATION_SOURCES, *DOWNLOAD_SOURCES, "folder")
 PET_CAT_BREEDS = (
     "Abyssinian", "Bengal", "Birman", "Bombay", "British Shorthair", "Egyptian Mau",
     "Maine Coon", "Persian", "Ragdoll", "Russian Blue", "Siamese", "Sphynx",
@@ -260,6 +266,10 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
         root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, image_size,
                                  n_per_class, seed)
         return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
+    if source in APPLICATION_SOURCES:
+        root = application_dataset(APPLICATION_SOURCES[source], data_root, image_size,
+                                   n_per_class, seed)
+        return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
     root = download_dataset(source, data_root)
     return load_image_folder(root, val_fraction, test_fraction, seed)
 
@@ -271,6 +281,27 @@ def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
 
     out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
     return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)
+
+
+def application_classes(case: str) -> tuple[str, ...]:
+    """The classes of one of chapter 07's applications, the normal class first."""
+    from offline import applications
+
+    if case not in applications.CASES:
+        raise DataError(f"Unknown application {case!r}; choose from "
+                        f"{', '.join(applications.CASES)}.")
+    return applications.CASES[case]
+
+
+def application_dataset(case: str, data_root=DATA_ROOT, image_size: int = 64,
+                        n_per_class: int = 40, seed: int = 0) -> Path:
+    """Generate (once) and return the folder of one of chapter 07's applications."""
+    from offline import applications
+
+    application_classes(case)  # a clear error for an unknown case
+    out = Path(data_root) / "applications" / f"{case}_s{seed}_{image_size}px_n{n_per_class}"
+    return applications.generate(case, out, n_per_class=n_per_class, size=image_size,
+                                 seed=seed)
 
 
 def download_dataset(source: str, data_root=DATA_ROOT) -> Path:
