@@ -209,10 +209,12 @@ def test_cleanup_deletes_what_exists_and_tolerates_what_does_not():
 def test_pipeline_question_answer_and_evidence():
     from utils import questions, quiz
 
-    question = questions.pipeline_question()
-    feedback = quiz.check_answer(question, "b", {"endpoint_acc": 0.9, "trials": 4})
+    question = questions.get("sagemaker_plan")
+    evidence = {"endpoint_acc": 0.9, "trials": 4}
+    feedback = quiz.check_answer(question, question.answer.lower(), evidence)
     assert feedback.correct and "90%" in feedback.message and "4 trials" in feedback.message
-    assert not quiz.check_answer(question, "D", {"endpoint_acc": 0.9, "trials": 4}).correct
+    wrong = next(k for k in question.options if k != question.answer)
+    assert not quiz.check_answer(question, wrong, evidence).correct
 
 
 def test_trials_table_marks_the_tuners_best():
