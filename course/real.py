@@ -54,7 +54,8 @@ def parameters(chapter: str, photos: RealPhotos) -> dict:
         "05": {**flowers, "image_size": DETECTOR_SIZE},
         # chapter 06's job trains on chapter 05's detector: feed it the size it was trained at
         "06": {**flowers, "image_size": DETECTOR_SIZE},
-        "07": {},
+        "07": {},  # generated applications; its *_dir parameters take real folders
+        "08": {},  # the review reads the metrics of the runs above (runs_dir)
     }
     out = dict(presets.get(chapter, {}))
     if chapter == "05" and photos.nonflowers is not None:
