@@ -230,7 +230,7 @@ def test_mock_exam_without_evidence_points_to_the_chapter():
     exam = quiz.score_exam([question], {"flowers_notes": "A"})
     assert exam.score == 0 and exam.reread == [question.chapter]
     message = check_answer(question, "B", None, strict=False).message
-    assert f"(your chapter {question.chapter} run)" in message
+    assert f"[your chapter {question.chapter} value]" in message
 
 
 # --- the questionnaires' answer keys ----------------------------------------------------------

@@ -97,7 +97,7 @@ class _NotMeasured:
     """Stands in for a measured value nobody passed: formats as a pointer to its chapter."""
 
     def __init__(self, chapter: str):
-        self.text = f"(your chapter {chapter} run)" if chapter else "(not measured)"
+        self.text = f"[your chapter {chapter} value]" if chapter else "[not measured]"
 
     def __format__(self, spec: str) -> str:
         return self.text
@@ -140,6 +140,20 @@ def ask(question: Question, evidence: dict | None = None, choice: str | None = N
 
 # --- widgets -------------------------------------------------------------------------------
 
+def _html_text(text: str, *, bold: bool = False, color: str | None = None) -> str:
+    """Text as HTML that wraps at word boundaries inside the cell (no cut-off, no mid-word
+    breaks as in a printed output)."""
+    style = "white-space: normal; line-height: 1.4; margin: 0.2em 0"
+    if color:
+        style += f"; border-left: 4px solid {color}; padding-left: 0.6em"
+    body = html.escape(text)
+    return f"<div style='{style}'>{'<b>' + body + '</b>' if bold else body}</div>"
+
+
+def _feedback_html(feedback: Feedback) -> str:
+    return _html_text(feedback.message, color="#2e7d32" if feedback.correct else "#c62828")
+
+
 def _option_picker(question: Question):
     """The prompt and one full-width, wrapping button per option; returns (box, selected())."""
     import ipywidgets as widgets
@@ -149,9 +163,8 @@ def _option_picker(question: Question):
     for key, text in question.options.items():
         button = widgets.Button(description=key, tooltip=f"choose {key}",
                                 layout=widgets.Layout(width="3em", min_width="3em"))
-        label = widgets.HTML(f"<div style='white-space: normal; line-height: 1.4'>"
-                             f"{html.escape(text)}</div>",
-                             layout=widgets.Layout(flex="1 1 auto", width="auto"))
+        label = widgets.HTML(_html_text(text), layout=widgets.Layout(flex="1 1 auto",
+                                                                     width="auto"))
         buttons[key] = button
         rows.append(widgets.HBox([button, label],
                                  layout=widgets.Layout(width="100%", align_items="center")))
@@ -164,8 +177,8 @@ def _option_picker(question: Question):
 
     for button in buttons.values():
         button.on_click(select)
-    prompt = widgets.HTML(f"<div style='white-space: normal'><b>{html.escape(question.prompt)}"
-                          f"</b></div>", layout=widgets.Layout(width="100%"))
+    prompt = widgets.HTML(_html_text(question.prompt, bold=True),
+                          layout=widgets.Layout(width="100%"))
     box = widgets.VBox([prompt, *rows], layout=widgets.Layout(width="100%"))
     return box, lambda: state["choice"]
 
@@ -179,15 +192,14 @@ def _widget(question: Question, evidence: dict | None) -> bool:
         return False
     picker, selected = _option_picker(question)
     check = widgets.Button(description="Check", button_style="primary")
-    out = widgets.Output(layout=widgets.Layout(width="100%"))
+    out = widgets.HTML(layout=widgets.Layout(width="100%"))
 
     def on_click(_):
-        out.clear_output()
-        with out:
-            if selected() is None:
-                print("Pick an option first.")
-            else:
-                print(check_answer(question, selected(), evidence, strict=False).message)
+        if selected() is None:
+            out.value = _html_text("Pick an option first.")
+        else:
+            out.value = _feedback_html(check_answer(question, selected(), evidence,
+                                                    strict=False))
 
     check.on_click(on_click)
     display(widgets.VBox([picker, check, out], layout=widgets.Layout(width="100%")))
@@ -297,7 +309,8 @@ def report(exam: MockExam, *, evidence: dict | None = None) -> None:
 
 
 def _exam_widget(exam: MockExam, evidence: dict | None) -> bool:
-    """One form for the whole exam; its Score button fills ``exam`` in place."""
+    """One form for the whole exam; its Score button fills ``exam`` in place and shows each
+    question's feedback under it, then the score per topic and the chapters to re-read."""
     try:
         import ipywidgets as widgets
         from IPython.display import display
@@ -307,24 +320,34 @@ def _exam_widget(exam: MockExam, evidence: dict | None) -> bool:
     boxes = []
     for i, question in enumerate(exam.questions, 1):
         box, selected = _option_picker(question)
-        pickers.append((question, selected))
-        title = widgets.HTML(f"<h4>{i}. ({html.escape(question.topic)})</h4>")
-        boxes.append(widgets.VBox([title, box], layout=widgets.Layout(width="100%")))
+        feedback = widgets.HTML(layout=widgets.Layout(width="100%"))
+        pickers.append((question, selected, feedback))
+        title = widgets.HTML(_html_text(f"{i}. {question.topic}", bold=True))
+        boxes.append(widgets.VBox([title, box, feedback], layout=widgets.Layout(width="100%")))
     button = widgets.Button(description="Score", button_style="primary")
-    out = widgets.Output(layout=widgets.Layout(width="100%"))
+    summary = widgets.HTML(layout=widgets.Layout(width="100%"))
 
     def on_click(_):
-        answers = {q.id: choice for q, selected in pickers if (choice := selected())}
+        answers = {q.id: choice for q, selected, _ in pickers if (choice := selected())}
+        if not answers:
+            summary.value = _html_text("Pick at least one answer first.")
+            return
         scored = score_exam(exam.questions, answers, evidence=evidence)
         exam.rows, exam.per_topic = scored.rows, scored.per_topic
         exam.reread, exam.score = scored.reread, scored.score
-        out.clear_output()
-        with out:
-            if not answers:
-                print("Pick at least one answer first.")
+        for question, _, feedback in pickers:
+            if question.id in answers:
+                feedback.value = _feedback_html(check_answer(
+                    question, answers[question.id], evidence, strict=False))
             else:
-                report(exam, evidence=evidence)
+                feedback.value = _html_text(f"No answer given. The answer is "
+                                            f"{question.answer}.", color="#c62828")
+        reread = ("Re-read chapter(s): " + ", ".join(exam.reread) if exam.reread
+                  else "Nothing to re-read: every answer was right.")
+        summary.value = (_html_text(f"Score: {exam.rows['correct'].sum()} of {len(exam.rows)} "
+                                    f"({exam.score:.0%})", bold=True)
+                         + exam.per_topic.to_html(index=False) + _html_text(reread))
 
     button.on_click(on_click)
-    display(widgets.VBox([*boxes, button, out], layout=widgets.Layout(width="100%")))
+    display(widgets.VBox([*boxes, button, summary], layout=widgets.Layout(width="100%")))
     return True
