@@ -1,8 +1,8 @@
-"""The README's real-photo table: what ``python -m course --data real`` gave, chapter by chapter.
+"""docs/real-photos.md's table: what ``python -m course --data real`` gave, chapter by chapter.
 
     python -m course --data real --flowers DIR --cats DIR --nonflowers DIR   # first
     python -m benchmarks.real_course                 # print the table from runs/
-    python -m benchmarks.real_course --readme        # ... and write it into the README
+    python -m benchmarks.real_course --docs          # ... and write it into docs/real-photos.md
 
 Reads each executed chapter in the runs folder (its papermill run time and parameters) and the
 ``metrics.json`` it wrote, and renders one row per chapter: the photos it used, the image size,
@@ -17,7 +17,7 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks.readme import replace_readme_block
+from benchmarks.blocks import REAL_PHOTOS, replace_block
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,12 +129,13 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", default=str(ROOT / "runs"))
     parser.add_argument("--machine", default=f"{platform.node() or 'unknown'} (CPU)",
                         help="how to describe the machine the runs were made on")
-    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--docs", action="store_true",
+                        help="write the table into docs/real-photos.md")
     args = parser.parse_args(argv)
     table = markdown(rows(Path(args.runs)), machine=args.machine)
     print(table)
-    if args.readme:
-        replace_readme_block(ROOT / "README.md", "realcourse", table)
+    if args.docs:
+        replace_block(REAL_PHOTOS, "realcourse", table)
     return 0
 
 

@@ -4,8 +4,9 @@
     python -m benchmarks.run --course --tests  # also time the whole course and the test suite
 
 Writes ``benchmarks/results.json`` and ``benchmarks/RESULTS.md`` and refreshes the table in
-the README between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every figure is a
-throughput or a ratio measured in this one run; the tests never assert absolute timings.
+``docs/performance.md`` between the ``benchmarks:start`` / ``benchmarks:end`` markers. Every
+figure is a throughput or a ratio measured in this one run; the tests never assert absolute
+timings.
 
 1. The limit: the backbone's forward throughput (images/s) on pre-decoded tensors in inference
    mode, and its forward+backward throughput (full fine-tuning), at the course's image sizes.
@@ -19,13 +20,14 @@ throughput or a ratio measured in this one run; the tests never assert absolute 
 6. On a CUDA GPU: the same limits with bf16 autocast and channels_last.
 
 Steps 2 and 4 run on two kinds of images: the course's synthetic PNGs, and JPEG photos as
-learners bring them (``--jpeg``): ``../shared/data/flowers17`` and ``cats12_sample`` when that
-folder exists, else synthetic flowers written as 500 px JPEG files. The table says which.
+learners bring them (``--jpeg``): ``flowers17`` and ``cats12_sample`` from the ``--photos``
+folder when there is one, else synthetic flowers written as 500 px JPEG files. The table says which.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -37,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.readme import replace_readme_block
+from benchmarks.blocks import PERFORMANCE, replace_block
 from utils import checkpoint, data, decoding, features, models, training
 
 HERE = Path(__file__).resolve().parent
@@ -93,9 +95,10 @@ def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
     return n_images / _best_seconds({"step": step}, device, repeats)["step"]
 
 
-def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
+def _forward_step(size: int, batch: int, device, channels_last=True, precision="fp32",
                   n_images: int | None = None):
-    """One forward pass over ``n_images`` random images (default: one batch) in batches."""
+    """One forward pass over ``n_images`` random images (default: one batch) in batches, in
+    ``precision`` ("fp32", "bf16", "fp16": autocast, see ``utils.training.autocast``)."""
     n_images = n_images or batch
     model = models.create_model(6).eval().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
@@ -104,19 +107,23 @@ def _forward_step(size: int, batch: int, device, channels_last=True, bf16=False,
         x = x.contiguous(memory_format=torch.channels_last)
 
     def step():
-        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), training.autocast(precision, device):
             for start in range(0, n_images, batch):
                 model(x[:n_images - start])  # the last batch may be partial, as in extraction
 
     return step
 
 
-def forward_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+def forward_limit(size: int, batch: int, device, channels_last=True,
+                  precision="fp32") -> float:
     """Forward images/s of the body + head on random, pre-decoded tensors."""
-    return _throughput(_forward_step(size, batch, device, channels_last, bf16), batch, device)
+    return _throughput(_forward_step(size, batch, device, channels_last, precision), batch,
+                       device)
 
 
-def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
+def _train_step(size: int, batch: int, device, channels_last=True, precision="fp32"):
+    """One full fine-tuning step (forward, fp32 loss, backward, AdamW) on random tensors;
+    fp16 with a gradient scaler, as ``utils.training.fit`` does."""
     model = models.create_model(6).train().to(device)
     x = torch.randn(batch, 3, size, size, device=device)
     y = torch.randint(0, 6, (batch,), device=device)
@@ -124,20 +131,27 @@ def _train_step(size: int, batch: int, device, channels_last=True, bf16=False):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
     def step():
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(model(x), y)
+        with training.autocast(precision, device):
+            logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), y)
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        if scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
 
     return step
 
 
-def train_limit(size: int, batch: int, device, channels_last=True, bf16=False) -> float:
+def train_limit(size: int, batch: int, device, channels_last=True, precision="fp32") -> float:
     """Forward+backward+update images/s of full fine-tuning on random tensors."""
-    step = _train_step(size, batch, device, channels_last, bf16)
+    step = _train_step(size, batch, device, channels_last, precision)
     return _throughput(step, batch, device, repeats=2)
 
 
@@ -169,7 +183,7 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     flowers rendered at ``size``).
     """
     if splits is None:
-        splits = data.load_dataset("synthetic_flowers", data_root=root, image_size=size,
+        splits = data.load_dataset("synthetic_flowers", data_root=root, render_size=size,
                                    n_per_class=n_per_class, seed=0)
     samples = splits.train + splits.val
     body = models.create_model(len(splits.classes)).body
@@ -197,20 +211,18 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     best = _best_seconds(steps, device, repeats)
     decoding.clear_decoded_cache()
     first_start = time.perf_counter()
-    x, y, info = features.extract_features(body, samples, tf, device, batch, workers,
-                                           cache_dir=cache, show_progress=False)
     n_train = len(splits.train) if splits.val else len(samples) * 4 // 5
-    classes = len(splits.classes)
-    features.train_linear_head(x[:n_train], y[:n_train], x[n_train:], y[n_train:],
-                               num_classes=classes, epochs=60)
+    head_splits = data.DatasetSplits(splits.classes, samples[:n_train], samples[n_train:], [],
+                                     root=splits.root)
+    probe = functools.partial(features.linear_probe, body, head_splits, transform=tf,
+                              device=device, epochs=60, cache_dir=cache, batch_size=batch,
+                              num_workers=workers)
+    probe()
     first = time.perf_counter() - first_start
     second_start = time.perf_counter()
-    x2, y2, info2 = features.extract_features(body, samples, tf, device, batch, workers,
-                                              cache_dir=cache, show_progress=False)
-    features.train_linear_head(x2[:n_train], y2[:n_train], x2[n_train:], y2[n_train:],
-                               num_classes=classes, epochs=60)
+    hits = int(probe().embedding["from the disk cache"].sum())
     second = time.perf_counter() - second_start
-    assert info2["cache_hit"], "the second run should have hit the embedding cache"
+    assert hits == 2, "the second run should have hit the embedding cache"
     out = {} if compare_workers is None else {
         "compare_workers": compare_workers,
         "compare_workers_images_per_s": len(samples) / best["workers"]}
@@ -303,8 +315,8 @@ def markdown(results: dict) -> str:
         "another body, which reuses the decoded images kept in memory. Fine-tuning runs on a "
         "presized dataset, as the chapters do: the first epoch decodes every file once, later "
         "epochs crop and flip the small copies; the ratio is for the later epochs. "
-        "\"(real JPEG)\" rows are photos from `../shared/data` (the number of images in "
-        "brackets), \"synthetic JPEG\" rows the fallback when that folder is absent.",
+        "\"(real JPEG)\" rows are photos from the `--photos` folder (the number of images in "
+        "brackets), \"synthetic JPEG\" rows the fallback without one.",
         "",
         "Targets (share of the limit): pipeline 0.70 at 96 px, 0.75 at 128, 0.85 at 224; "
         "fine-tuning 0.85. "
@@ -342,8 +354,8 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    replace_readme_block(ROOT / "README.md", "benchmarks", table)
+def update_docs(table: str) -> None:
+    replace_block(PERFORMANCE, "benchmarks", table)
 
 
 def main(argv=None) -> int:
@@ -410,9 +422,9 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         results["gpu"] = {"name": torch.cuda.get_device_name(0), "size": 224,
                           "fp32_forward": forward_limit(224, 128, device),
-                          "bf16_forward": forward_limit(224, 128, device, bf16=True),
+                          "bf16_forward": forward_limit(224, 128, device, precision="bf16"),
                           "fp32_train": train_limit(224, 128, device),
-                          "bf16_train": train_limit(224, 128, device, bf16=True)}
+                          "bf16_train": train_limit(224, 128, device, precision="bf16")}
     if args.course:
         results["course_s"] = timed([sys.executable, "-m", "course"])
     if args.tests:
@@ -422,7 +434,7 @@ def main(argv=None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)
     (out / "RESULTS.md").write_text("# Benchmark results\n\n" + table)
-    update_readme(table)
+    update_docs(table)
     print(table)
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import html
+import json
 import os
 import platform
 import re
@@ -46,9 +47,11 @@ class Chapter:
     notebook: Path
     page: str  # file name of its HTML page
     title: str
-    summary: str  # markdown: what the chapter teaches (README's chapter table)
+    summary: str  # what the chapter teaches (the README's line for it)
     parameters: list[Parameter]
     seconds: float | None  # how long papermill took to run it
+    headline: str = ""  # the run's main measurement, from its metrics.json
+    data: str = "generated images"  # what it ran on: generated images or real photos
 
 
 @dataclass
@@ -70,10 +73,78 @@ def chapter_title(nb) -> str:
     return Path(nb.metadata.get("papermill", {}).get("input_path", "notebook")).stem
 
 
+CHAPTER_LINE = re.compile(r"^- \[\d\d · [^\]]+\]\(notebooks/(\d\d_\w+)\.ipynb\): (.+)$",
+                          re.MULTILINE)
+
+
 def chapter_summaries(readme: Path) -> dict[str, str]:
-    """``{"02_feature_...": "four arms on ..."}`` from the README's chapter table."""
-    rows = re.findall(r"^\|\s*`(\d\d_\w+)`\s*\|(.+)\|\s*$", readme.read_text(), re.MULTILINE)
-    return {stem: text.strip() for stem, text in rows}
+    """``{"02_feature_...": "what you learn"}`` from the README's one line per chapter."""
+    return {stem: text.strip() for stem, text in CHAPTER_LINE.findall(readme.read_text())}
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _headline_02(m):
+    t = m["table"]
+    return (f"test accuracy: feature extraction {_pct(t['feature_extraction']['mean'])}, "
+            f"fine-tuning all {_pct(t['fine_tune_all']['mean'])}, from scratch "
+            f"{_pct(t['from_scratch']['mean'])}")
+
+
+def _headline_07(m):
+    cases = m["cases"]
+    wins = sum(c["transfer"] > c["scratch"] for c in cases.values())
+    return (f"transfer beat from scratch in {wins} of {len(cases)} applications ("
+            + ", ".join(f"{k} {_pct(c['transfer'])} vs {_pct(c['scratch'])}"
+                        for k, c in cases.items()) + ")")
+
+
+def _headline_08(m):
+    answered = [v for v in m["results"].values() if v is not None]
+    return f"{sum(answered)} of {len(answered)} answered exam questions right"
+
+
+#: Each chapter's main measurement, as a sentence, from its ``metrics.json``.
+HEADLINES = {
+    "00": lambda m: f"{m['images_per_second']:.0f} images/s through the network",
+    "01": lambda m: (f"pretrained features: {_pct(m['knn_pretrained'])} k-NN accuracy, random "
+                     f"weights {_pct(m['knn_random'])} (chance {_pct(m['chance'])})"),
+    "02": _headline_02,
+    "03": lambda m: "test accuracy: " + ", ".join(f"option {k} {_pct(v)}"
+                                                  for k, v in sorted(m["acc"].items())),
+    "04": lambda m: (f"feature extraction {_pct(m['fe_test_acc'])}, fine-tuned "
+                     f"{_pct(m['ft_test_acc'])} test accuracy at {m['image_size']} px"),
+    "05": lambda m: (f"species: transfer {_pct(m['transfer_acc'])} in "
+                     f"{m['transfer_seconds']:.0f} s, from scratch with search "
+                     f"{_pct(m['scratch_acc'])} in {m['scratch_seconds']:.0f} s"),
+    "06": lambda m: f"training job {m['training_status']} ({m['mode']})",
+    "07": _headline_07,
+    "08": _headline_08,
+}
+
+
+def headline(chapter: str, output_dir) -> str:
+    """The chapter's main measurement from ``output_dir/metrics.json``, or "" if there is none."""
+    path = Path(output_dir) / "metrics.json"
+    if chapter not in HEADLINES or not path.is_file():
+        return ""
+    try:
+        return HEADLINES[chapter](json.loads(path.read_text()))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):  # an older or partial run
+        return ""
+
+
+def data_used(injected: dict) -> str:
+    """What a run trained on, from the parameters papermill injected: generated images, or
+    real photos (named). A chapter's defaults are generated images."""
+    real = [Path(str(injected[name])).name
+            for name in ("data_dir", "defects_dir", "plants_dir", "radiographs_dir")
+            if injected.get(name)]
+    if injected.get("data_source") in ("flowers102", "pets_cats"):
+        real.append(injected["data_source"])
+    return "real photos: " + ", ".join(real) if real else "generated images"
 
 
 def run_parameters(notebook: Path) -> list[Parameter]:
@@ -133,27 +204,78 @@ def build_book(notebooks, out_dir, *, how: str = "") -> Book:
     out.mkdir(parents=True, exist_ok=True)
     summaries = chapter_summaries(repo_root() / "README.md")
     nbs = [nbformat.read(p, as_version=4) for p in notebooks]
-    chapters = [Chapter(notebook=p, page=f"{p.stem}.html", title=chapter_title(nb),
-                        summary=summaries.get(p.stem, ""), parameters=run_parameters(p),
-                        seconds=nb.metadata.get("papermill", {}).get("duration"))
-                for p, nb in zip(notebooks, nbs, strict=True)]
+    chapters = []
+    for p, nb in zip(notebooks, nbs, strict=True):
+        params = run_parameters(p)
+        injected = nb.metadata.get("papermill", {}).get("parameters", {})
+        output_dir = injected.get("output_dir", p.parent / p.stem)
+        chapters.append(Chapter(notebook=p, page=f"{p.stem}.html", title=chapter_title(nb),
+                                summary=summaries.get(p.stem, ""), parameters=params,
+                                seconds=nb.metadata.get("papermill", {}).get("duration"),
+                                headline=headline(p.stem[:2], output_dir),
+                                data=data_used(injected)))
     for chapter, nb in zip(chapters, nbs, strict=True):
         nb.metadata["title"] = chapter.title  # the page's <title>
         _drop_widgets(nb)
+        _relative_paths(nb)
+        _mark_folded(nb)
     exporter = _exporter()
     contents = [{"href": c.page, "title": c.title} for c in chapters]
-    pages = [(INDEX, _index_notebook(chapters, how), None)]
-    pages += [(c.page, nb, c) for c, nb in zip(chapters, nbs, strict=True)]
-    for i, (page, nb, chapter) in enumerate(pages):
+    docs = doc_pages(notebooks)
+    pages = [(INDEX, _index_notebook(chapters, how), None, "Contents")]
+    pages += [(c.page, nb, c, c.title) for c, nb in zip(chapters, nbs, strict=True)]
+    pages += [(page, nb, None, title) for page, title, nb in docs]
+    for i, (page, nb, chapter, _) in enumerate(pages):
         book = {"title": BOOK_TITLE, "index": INDEX, "contents": contents, "current": page,
+                "docs": [{"href": page, "title": title} for page, title, _ in docs],
                 "prev": pages[i - 1][0] if i > 0 else None,
                 "next": pages[i + 1][0] if i + 1 < len(pages) else None,
-                "prev_title": _title(pages[i - 1]) if i > 0 else None,
-                "next_title": _title(pages[i + 1]) if i + 1 < len(pages) else None,
+                "prev_title": pages[i - 1][3] if i > 0 else None,
+                "next_title": pages[i + 1][3] if i + 1 < len(pages) else None,
                 "parameters": chapter.parameters if chapter else None}
         body, _ = exporter.from_notebook_node(nb, resources={"book": book})
         (out / page).write_text(_link_pages(body, notebooks), encoding="utf-8")
     return Book(folder=out, index=out / INDEX, chapters=chapters)
+
+
+#: The repository's docs pages, in the order the book's navigation lists them.
+DOCS = ("real-photos.md", "performance.md", "sagemaker.md", "contributing.md")
+
+
+def doc_pages(notebooks: list[Path]) -> list[tuple[str, str, object]]:
+    """``(page, title, notebook)`` for each docs page: its markdown as one cell, with links to
+    other docs pages and to chapters pointing into the book, and links to repository files
+    kept as plain text (the book is a folder of its own)."""
+    import nbformat.v4 as nbf
+
+    chapters = {p.stem for p in notebooks}
+    out = []
+    for name in DOCS:
+        path = repo_root() / "docs" / name
+        if not path.is_file():
+            continue
+        text = path.read_text()
+
+        def link(match):
+            label, target = match.group(1), match.group(2)
+            if target.startswith(("http://", "https://", "#")):
+                return match.group(0)
+            file, _, anchor = target.partition("#")
+            stem = Path(file).stem
+            if file.endswith(".md") and Path(file).name in DOCS:
+                return f"[{label}](docs-{stem}.html{'#' + anchor if anchor else ''})"
+            if file.endswith(".ipynb") and stem in chapters:
+                return f"[{label}]({stem}.html)"
+            if Path(file).name == "README.md":
+                return f"[{label}]({INDEX})"
+            return f"{label} (`{file}` in the repository)"
+
+        text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", link, text)
+        title = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+        nb = nbf.new_notebook(cells=[nbf.new_markdown_cell(text)])
+        nb.metadata["title"] = title.group(1).strip() if title else path.stem
+        out.append((f"docs-{path.stem}.html", nb.metadata["title"], nb))
+    return out
 
 
 def _drop_widgets(nb) -> None:
@@ -168,9 +290,25 @@ def _drop_widgets(nb) -> None:
                             if "application/vnd.jupyter.widget-view+json" not in o.get("data", {})]
 
 
-def _title(page) -> str:
-    _, _, chapter = page
-    return chapter.title if chapter else "Contents"
+def _relative_paths(nb) -> None:
+    """Injected parameters show paths inside the repository relative to it, as written."""
+    root = f"{repo_root()}/"
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = cell.source.replace(root, "")
+
+
+def _mark_folded(nb) -> None:
+    """Cells folded in JupyterLab (``jupyter.source_hidden``) fold on the page too; the fold's
+    label names what the cell defines."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden"):
+            try:
+                names = [node.name for node in ast.parse(cell.source).body
+                         if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+            except SyntaxError:
+                names = []
+            cell.metadata["book_folded"] = ", ".join(names) or "code"
 
 
 def _exporter():
@@ -191,26 +329,36 @@ def _link_pages(body: str, notebooks: list[Path]) -> str:
 
 
 def _index_notebook(chapters: list[Chapter], how: str):
-    """The contents page, as a notebook of markdown cells (rendered like the chapters)."""
+    """The contents page: a markdown introduction and an HTML table of this build's chapters."""
     import nbformat.v4 as nbf
 
     rows = []
     for c in chapters:
-        ran = f"{c.seconds:.0f} s" if c.seconds is not None else "?"
-        summary = " ".join(c.summary.split()) or "&nbsp;"
-        rows.append(f"| [{html.escape(c.title)}]({c.page}) | {summary} | {ran} |")
+        ran = f"{c.seconds / 60:.1f} min" if c.seconds is not None else "?"
+        number = html.escape(c.headline) if c.headline else "&ndash;"
+        if c.data != "generated images":
+            number += f' <span class="book-data">({html.escape(c.data)})</span>'
+        rows.append(f'<tr><td><a href="{html.escape(c.page)}">{html.escape(c.title)}</a></td>'
+                    f"<td>{html.escape(' '.join(c.summary.split()))}</td>"
+                    f'<td class="book-time">{ran}</td><td>{number}</td></tr>')
     total = sum(c.seconds or 0 for c in chapters)
+    real = sorted({c.data for c in chapters if c.data != "generated images"})
+    data = ("Chapters marked *real photos* ran on them; the others on the generated images."
+            if real else "Every chapter ran on the course's generated images (offline); the "
+            "real-photo figures are in the repository's docs/real-photos.md.")
     intro = (
         f"# {BOOK_TITLE}\n\n"
         "A hands-on course on reusing a pretrained network for your own image classes. These "
         "pages are the course's notebooks **as they ran**: every number, table and figure "
         "below was produced by the code above it. To run them yourself, see the "
         f"{_repository()}'s README; the notebooks there are stored without outputs.\n\n"
-        f"{how}\n\n"
+        f"{how} {data}\n\n"
         f"Ran in {total / 60:.1f} min on {_machine()}. Each chapter's page lists at its top "
         "the parameters it ran with.\n")
-    table = ("## Chapters\n\n| chapter | what you learn | run time |\n|---|---|---|\n"
-             + "\n".join(rows) + "\n")
+    # an HTML table inside markdown: the cells hold free text, which a pipe table would split
+    table = ('## Chapters\n\n<table class="book-chapters">\n<thead><tr><th>chapter</th>'
+             "<th>what you learn</th><th>run time</th><th>this run's headline number</th>"
+             "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n")
     nb = nbf.new_notebook(cells=[nbf.new_markdown_cell(intro), nbf.new_markdown_cell(table)])
     nb.metadata["title"] = BOOK_TITLE
     return nb

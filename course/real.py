@@ -6,15 +6,18 @@
 Online, chapters use torchvision's downloads (Oxford Flowers-102 for flowers, the 12 cat breeds
 of Oxford-IIIT Pet for cats). Given folders (one sub-folder per class) are used instead, e.g.
 the shared subsets ``flowers17``, ``cats12_sample`` and ``nonflower``. Real photos are large:
-chapter 04 trains at 224 px, the network's native size; the chapters that
-train many networks (02, 03, 05) at 128 px so that a CPU finishes, and chapter 06 at chapter
-05's size, because its job reuses chapter 05's detector (README has the timings).
+each chapter trains them at its real-photo size (:func:`utils.data.choose_image_size`: 224 px
+in chapter 04, the network's native size; 128 px where many networks train; chapter 06 at
+chapter 05's size, because its job reuses chapter 05's detector). docs/real-photos.md has the
+timings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from utils.data import IMAGE_SIZES, choose_image_size
 
 
 @dataclass(frozen=True)
@@ -24,10 +27,6 @@ class RealPhotos:
     flowers: Path | None = None
     cats: Path | None = None
     nonflowers: Path | None = None
-
-
-IMAGE_SIZE = 224
-DETECTOR_SIZE = 128  # chapter 05 trains many networks at this size
 
 
 def _source(folder: Path | None, download: str) -> dict:
@@ -48,16 +47,17 @@ def parameters(chapter: str, photos: RealPhotos) -> dict:
         "01": {**flowers},
         # 4 arms x 3 seeds, 12 epochs each, and a data-efficiency curve: about 19 minutes on
         # a 2-core CPU at 128 px (one seed's noise is as large as the gaps it measures)
-        "02": {**flowers, "image_size": 128},
-        "03": {**cats, "image_size": 128},
-        "04": {**cats, "image_size": IMAGE_SIZE},
-        "05": {**flowers, "image_size": DETECTOR_SIZE},
-        # chapter 06's job trains on chapter 05's detector: feed it the size it was trained at
-        "06": {**flowers, "image_size": DETECTOR_SIZE},
+        "02": {**flowers},
+        "03": {**cats},
+        "04": {**cats},
+        "05": {**flowers},
+        "06": {**flowers},  # its job trains on chapter 05's detector, at 05's size
         "07": {},  # generated applications; its *_dir parameters take real folders
         "08": {},  # the review reads the metrics of the runs above (runs_dir)
     }
     out = dict(presets.get(chapter, {}))
+    if chapter in IMAGE_SIZES:  # the chapter's size for real photos, written out in the run
+        out["image_size"] = choose_image_size(None, chapter=chapter, source="folder")[0]
     if chapter == "05" and photos.nonflowers is not None:
         out["negatives_dir"] = str(Path(photos.nonflowers).expanduser().resolve())
     return out

@@ -380,7 +380,9 @@ def _job_environment(base: Path, extra: dict, *, share: int = 1) -> dict[str, st
     # the job runs in the course's own environment: its `pip install -r requirements.txt`
     # (the SDK's driver, the training toolkit) checks the pins but must never change it
     env["PIP_DRY_RUN"] = "1"
-    env["SM_CHECKPOINT_DIR"] = str(base / "checkpoints")
+    # no SM_CHECKPOINT_DIR: neither SageMaker nor the SDK sets one. A script finds its
+    # checkpoints where CheckpointConfig's LocalPath says (default /opt/ml/checkpoints), which
+    # it must be told (a hyperparameter), as on AWS
     env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
 
@@ -460,10 +462,37 @@ class _LogSink:
         self.file.close()
 
 
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
+
+
+def container_path(base: Path, path: str) -> Path:
+    """Where a path inside the job's container lives here: ``/opt/ml/...`` under ``base``
+    (the relocated ``/opt/ml``), any other absolute path under ``base/../container``."""
+    if path == "/opt/ml" or path.startswith("/opt/ml/"):
+        return base / path[len("/opt/ml"):].lstrip("/")
+    return base.parent.parent / "container" / path.lstrip("/")
+
+
+def checkpoint_local_path(job) -> str:
+    """The container path SageMaker syncs with ``CheckpointConfig.S3Uri`` (its LocalPath)."""
+    return ((job.checkpoint_config or {}).get("LocalPath") or CHECKPOINT_LOCAL_PATH).rstrip("/")
+
+
+def _relocate_value(value, base: Path, local_path: str):
+    """A hyperparameter as the job sees it: container paths in it point at their stand-ins."""
+    if not isinstance(value, str):
+        return value
+    if local_path and not local_path.startswith("/opt/ml") and local_path in value:
+        value = value.replace(local_path, str(container_path(base, local_path)))
+    return value.replace("/opt/ml", str(base))
+
+
 def _write_config(base: Path, job) -> None:
     config = base / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
-    hps = dict(job.hyper_parameters or {})
+    local_path = checkpoint_local_path(job)
+    hps = {k: _relocate_value(v, base, local_path)
+           for k, v in (job.hyper_parameters or {}).items()}
     (config / "hyperparameters.json").write_text(json.dumps(hps))
     channels = {c["ChannelName"]: {"TrainingInputMode": c.get("InputMode", "File"),
                                    "S3DistributionType": "FullyReplicated",
@@ -478,8 +507,41 @@ def _write_config(base: Path, job) -> None:
                                      "instance_type": instance_type, "hosts": ["algo-1"]}],
                 "network_interface_name": "lo"}
     (config / "resourceconfig.json").write_text(json.dumps(resource))
-    for name in ("model", "output/data", "checkpoints", "code"):
+    for name in ("model", "output/data", "code"):
         (base / name).mkdir(parents=True, exist_ok=True)
+    if job.checkpoint_config:
+        container_path(base, local_path).mkdir(parents=True, exist_ok=True)
+
+
+def job_requirements(base: Path, root: Path, hyperparameters: dict) -> Path | None:
+    """The requirements file the job's container would pip-install at start, if any.
+
+    ``ModelTrainer`` jobs: the file the SDK's driver installs, in the ``code`` channel.
+    Toolkit jobs (tuning trials): ``requirements.txt`` in ``sagemaker_submit_directory``.
+    """
+    drivers = base / "input" / "data" / "sm_drivers" / "sourcecode.json"
+    if drivers.is_file():
+        name = json.loads(drivers.read_text()).get("requirements") or "requirements.txt"
+        path = base / "input" / "data" / "code" / name
+        return path if path.is_file() else None
+    submit = str(hyperparameters.get("sagemaker_submit_directory", "")).strip('"')
+    if submit.startswith("s3://"):
+        download_tarball(submit, root / "submitted")
+        path = root / "submitted" / "requirements.txt"
+        return path if path.is_file() else None
+    return None
+
+
+def _train_command() -> str:
+    """The ``sagemaker-training`` toolkit's ``train`` command, found on the PATH as a shell
+    would (a ``pip install --user`` puts it in ~/.local/bin, not beside ``sys.executable``)."""
+    beside = Path(sys.executable).parent
+    found = shutil.which("train", path=f"{beside}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        raise FileNotFoundError("The sagemaker-training toolkit's `train` command is not on "
+                                "the PATH: pip install sagemaker-training (see "
+                                "requirements-studio.txt).")
+    return found
 
 
 def run_training_job(job, request: dict, metric_definitions: list[dict], *,
@@ -503,8 +565,21 @@ def run_training_job(job, request: dict, metric_definitions: list[dict], *,
         entrypoint = algo.get("ContainerEntrypoint")
         _write_config(base, job)
         checkpoint_uri = (job.checkpoint_config or {}).get("S3Uri")
+        checkpoints = container_path(base, checkpoint_local_path(job))
         if checkpoint_uri:
-            download_prefix(checkpoint_uri, base / "checkpoints")
+            download_prefix(checkpoint_uri, checkpoints)
+        requirements = job_requirements(base, root, dict(job.hyper_parameters or {}))
+        if requirements is not None:
+            from offline.aws_images import RequirementConflict, check_requirements
+
+            try:
+                check_requirements(requirements, "training")
+            except RequirementConflict as err:
+                job.failure_reason = f"AlgorithmError: InstallRequirementsError: {err}"[:1024]
+                job.training_job_status = job.secondary_status = "Failed"
+                sink = _LogSink(root / "job.log", name)
+                sink.write(f"{err}\n")
+                return
         env = _job_environment(base, request.get("Environment") or {}, share=share)
         env.update(TRAINING_JOB_NAME=name, TRAINING_JOB_ARN=job.arn)
         if entrypoint:  # SDK v3 ModelTrainer: sm_train.sh from the sm_drivers channel
@@ -515,7 +590,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict], *,
         else:  # a tuning trial (or a v2-style job): the sagemaker-training toolkit
             env.update(SAGEMAKER_BASE_DIR=str(base), SM_STUDIO_LOCAL_MODE="true",
                        SAGEMAKER_REGION=REGION)
-            command = [str(Path(sys.executable).parent / "train")]
+            command = [_train_command()]
             cwd = root
         sink = _LogSink(root / "job.log", name)
         sink.write(f"[emulator] {name}: {' '.join(command)}\n")
@@ -549,7 +624,7 @@ def run_training_job(job, request: dict, metric_definitions: list[dict], *,
                                       for k, v in metrics.items()]
         job.secondary_status = "Uploading"
         if checkpoint_uri:
-            upload_folder(base / "checkpoints", checkpoint_uri)
+            upload_folder(checkpoints, checkpoint_uri)
         stopped = name in _STOP_REQUESTED or timed_out
         if rc == 0 or stopped:  # a stopped job keeps what is in /opt/ml/model, as SageMaker does
             output = job.output_data_config["S3OutputPath"].rstrip("/")
@@ -577,7 +652,8 @@ def run_training_job(job, request: dict, metric_definitions: list[dict], *,
             sink.close()
         # like a job's container, its /opt/ml goes away once the artefacts are in S3 (job.log
         # stays); otherwise every run would leave the data, model and checkpoints behind
-        shutil.rmtree(root / "opt", ignore_errors=True)
+        for folder in ("opt", "container", "submitted"):
+            shutil.rmtree(root / folder, ignore_errors=True)
 
 
 def _terminate(process, grace: float = 10.0) -> None:
@@ -819,9 +895,9 @@ class ModelServer:
         from sagemaker_pytorch_serving_container.handler_service import HandlerService
 
         code = model_dir / "code"
-        if not (code / program).is_file():
-            raise FileNotFoundError(f"model.tar.gz has no code/{program}: deploy the model with "
-                                    "its inference code (source_code / entry script).")
+        # No check of our own for code/: as in the container, the toolkit imports
+        # code/<program> if it is there and otherwise serves with its default handler, whose
+        # model_fn wants a TorchScript model.pt (ModelLoadError for the course's checkpoint).
         os.environ["SAGEMAKER_PROGRAM"] = program
         self.lock = threading.Lock()
         self.context = ServingContext(model_dir)
@@ -856,7 +932,8 @@ class ModelServer:
             self.context.content_type = None
             self.context.request_processor = [Request({"Content-Type": content_type,
                                                         "Accept": accept})]
-            reply = self.service.handle([{"body": body}], self.context)[0]
+            reply = self.service.handle([{"body": model_server_body(body, content_type)}],
+                                        self.context)[0]
             status = self.context.status[0] if self.context.status else 200
             if isinstance(reply, str):
                 reply = reply.encode()
@@ -864,6 +941,51 @@ class ModelServer:
 
 
 _SERVERS: dict[str, ModelServer] = {}
+
+
+def _serving_properties() -> dict[str, str]:
+    """TorchServe's configuration in the PyTorch serving container (the toolkit's
+    ``etc/default-ts.properties``), with the ``TS_*`` environment variables that override it
+    (``enable_envvars_config=true``)."""
+    from importlib import resources
+
+    text = (resources.files("sagemaker_pytorch_serving_container") / "etc" /
+            "default-ts.properties").read_text()
+    properties = dict(line.split("=", 1) for line in text.splitlines()
+                      if "=" in line and not line.lstrip().startswith("#"))
+    if properties.get("enable_envvars_config") == "true":
+        for key, value in os.environ.items():
+            if key.startswith("TS_"):
+                properties[key[3:].lower()] = value
+    return properties
+
+
+def model_server_body(body: bytes, content_type: str):
+    """The request body as TorchServe's Python worker hands it to the handler.
+
+    TorchServe decodes ``application/json`` bodies to Python objects and ``text/*`` bodies to
+    ``str`` unless ``decode_input_request`` is ``false``; the PyTorch serving container sets it
+    to ``false`` (``default-ts.properties``), so the handler gets the raw bytes, and the
+    toolkit's transformer then decodes only ``application/json`` and ``text/csv`` to UTF-8
+    text before ``input_fn``. The same rule here, read from the installed container package.
+    """
+    if _serving_properties().get("decode_input_request", "true").lower() == "false":
+        return body
+    media = (content_type or "").split(";")[0].strip().lower()
+    try:
+        if media == "application/json":
+            return json.loads(body.decode("utf-8"))
+        if media.startswith("text"):
+            return body.decode("utf-8")
+    except (UnicodeDecodeError, ValueError):
+        return body
+    return body
+
+
+#: What SageMaker reports when a container does not answer its health check (a model that
+#: fails to load); the reason is in the endpoint's CloudWatch log.
+PING_FAILURE = ("The primary container for production variant AllTraffic did not pass the ping "
+                "health check. Please check CloudWatch logs for this endpoint.")
 
 
 def _load_endpoint(backend, endpoint) -> None:
@@ -877,9 +999,13 @@ def _load_endpoint(backend, endpoint) -> None:
     model_dir.mkdir(parents=True)
     if container.get("ModelDataUrl"):
         download_tarball(container["ModelDataUrl"], model_dir)
-    submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-    if submit.startswith("s3://") and not (model_dir / "code").is_dir():
-        download_tarball(submit, model_dir / "code")
+    # The serving toolkit reads code only from /opt/ml/model/code: a SAGEMAKER_SUBMIT_DIRECTORY
+    # in S3 is never downloaded (a model that was not repacked with its code has none).
+    requirements = model_dir / "code" / "requirements.txt"
+    if requirements.is_file():  # the container pip-installs it before the model server starts
+        from offline.aws_images import check_requirements
+
+        check_requirements(requirements, "inference")
     program = env.get("SAGEMAKER_PROGRAM", "inference.py")
     server = ModelServer(model_dir, program)
     message = (f"endpoint {endpoint.endpoint_name}: loaded code/{program}; its utils package: "
@@ -1026,9 +1152,17 @@ def install_patches() -> None:
         try:
             _load_endpoint(self.sagemaker_backend, endpoint)
         except Exception as err:  # noqa: BLE001 - the endpoint fails, as on SageMaker
-            traceback.print_exc()
+            from offline.aws_images import RequirementConflict
+
+            trace = traceback.format_exc()
+            print(trace, flush=True)
             endpoint.endpoint_status = "Failed"
-            endpoint.failure_reason = f"The model could not be loaded: {err}"[:1024]
+            if isinstance(err, RequirementConflict):  # pip fails before the server starts
+                endpoint.failure_reason = f"Failed to install code/requirements.txt: {err}"
+            else:
+                endpoint.failure_reason = PING_FAILURE
+            endpoint.failure_reason = endpoint.failure_reason[:1024]
+            _endpoint_log(name, trace)  # where AWS users read why
         return result
 
     SageMakerResponse.create_endpoint = create_endpoint_and_load

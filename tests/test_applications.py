@@ -76,7 +76,7 @@ def test_application_sources_load_through_utils(tmp_path):
     """Chapters get the generated applications from utils.data, never from offline/."""
     from utils import data
 
-    splits = data.load_dataset("synthetic_radiographs", data_root=tmp_path, image_size=32,
+    splits = data.load_dataset("synthetic_radiographs", data_root=tmp_path, render_size=32,
                                n_per_class=8, seed=0)
     assert tuple(splits.classes) == tuple(sorted(applications.CASES["radiographs"]))
     assert len(splits.train) + len(splits.val) + len(splits.test) == 8 * len(splits.classes)

@@ -152,11 +152,12 @@ def sourcedir(emulator, tmp_path_factory):
     return f"s3://{emulator.bucket}/t/sourcedir.tar.gz"
 
 
-def _create_job(emulator, sourcedir, name, channel_uri, **hps):
+def _create_job(emulator, sourcedir, name, channel_uri, *, checkpoint_config=None, **hps):
     import boto3
 
     sm = boto3.client("sagemaker")
-    sm.create_training_job(
+    extra = {"CheckpointConfig": checkpoint_config} if checkpoint_config else {}
+    sm.create_training_job(**extra,
         TrainingJobName=name, RoleArn=emulator.role_arn,
         AlgorithmSpecification={"TrainingImage": "pytorch-training:2.6-cpu-py312",
                                 "TrainingInputMode": "File",
@@ -303,7 +304,7 @@ def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
         tar.add(tmp_path / "model" / "model.pt", arcname="model.pt")
     boto3.client("s3").upload_file(str(tmp_path / "model.tar.gz"), emulator.bucket,
                                    "serverless/model.tar.gz")
-    session = smw._session(boto3.Session(region_name=emulator.region), emulator.bucket,
+    session = smw.sagemaker_session(boto3.Session(region_name=emulator.region), emulator.bucket,
                            "serverless", sagemaker_config=smw.NO_TELEMETRY)
     serving = smw.stage_source(tmp_path / "serving", purpose="inference")
     builder = ModelBuilder(
@@ -348,3 +349,228 @@ def test_a_serverless_endpoint_deploys_and_answers(emulator, tmp_path):
         smw.delete_endpoint_resources(sm, "serverless-ep", ["serverless-model"])
     assert smw.leftover_resources(sm, "serverless") == {
         "endpoints": [], "endpoint_configs": [], "models": []}
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 22: the emulator refuses what AWS refuses
+# --------------------------------------------------------------------------------------------
+
+
+def _serving_model(tmp_path, *, code=True, requirements=None):
+    """A model folder as the endpoint unpacks it: model.pt and (with ``code``) code/."""
+    from utils import checkpoint, models
+    from utils import sagemaker_workflow as smw
+
+    model_dir = tmp_path / "model"
+    if code:
+        smw.stage_source(model_dir / "code", purpose="inference")
+        if requirements is not None:
+            (model_dir / "code" / "requirements.txt").write_text(requirements)
+    net = models.create_model(3, pretrained=False, seed=0)
+    checkpoint.save_checkpoint(model_dir / "model.pt", net, ["a", "b", "c"], image_size=32)
+    return model_dir
+
+
+def _deploy(emulator, tmp_path, name, model_dir, environment=None):
+    """Upload ``model_dir`` as model.tar.gz and create model, config and endpoint by API."""
+    import tarfile
+
+    import boto3
+
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        for path in model_dir.iterdir():
+            tar.add(path, arcname=path.name)
+    boto3.client("s3").upload_file(str(tmp_path / "model.tar.gz"), emulator.bucket,
+                                   f"{name}/model.tar.gz")
+    sm = boto3.client("sagemaker")
+    sm.create_model(ModelName=name, ExecutionRoleArn=emulator.role_arn, PrimaryContainer={
+        "Image": "pytorch-inference:2.6-cpu-py312",
+        "ModelDataUrl": f"s3://{emulator.bucket}/{name}/model.tar.gz",
+        "Environment": {"SAGEMAKER_PROGRAM": "inference.py", **(environment or {})}})
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": 1}])
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return sm, sm.describe_endpoint(EndpointName=name)
+
+
+def _endpoint_log(name):
+    import boto3
+
+    events = boto3.client("logs").filter_log_events(
+        logGroupName=f"/aws/sagemaker/Endpoints/{name}")["events"]
+    return "\n".join(e["message"] for e in events)
+
+
+def test_a_model_without_code_fails_as_on_aws_even_with_its_code_in_s3(emulator, tmp_path,
+                                                                        sourcedir):
+    """The serving toolkit reads code only from the model's code/: the SDK's
+    SAGEMAKER_SUBMIT_DIRECTORY in S3 does not count. Without code/ the default handler wants a
+    TorchScript model.pt, the container fails its ping, and the reason is in the log."""
+    model_dir = _serving_model(tmp_path, code=False)
+    sm, endpoint = _deploy(emulator, tmp_path, "no-code", model_dir,
+                           {"SAGEMAKER_SUBMIT_DIRECTORY": sourcedir})
+    assert endpoint["EndpointStatus"] == "Failed"
+    assert endpoint["FailureReason"] == aws_emulator.PING_FAILURE
+    assert "Please ensure model is saved using torchscript" in _endpoint_log("no-code")
+
+
+def test_an_endpoint_whose_requirements_replace_the_images_torch_fails(emulator, tmp_path):
+    model_dir = _serving_model(tmp_path, requirements="timm>=1.0\ntorch==2.8.0\n")
+    _, endpoint = _deploy(emulator, tmp_path, "new-torch", model_dir)
+    assert endpoint["EndpointStatus"] == "Failed"
+    assert "torch==2.8.0" in endpoint["FailureReason"]
+    assert "2.6.0" in endpoint["FailureReason"]
+
+
+def test_the_chapters_own_model_loads_and_answers(emulator, tmp_path):
+    """The same deploy path with the chapter's code/ and requirements: in service."""
+    import io
+
+    import boto3
+
+    from offline import synthetic
+    from utils import sagemaker_workflow as smw
+
+    model_dir = _serving_model(tmp_path)
+    sm, endpoint = _deploy(emulator, tmp_path, "good-model", model_dir)
+    session = smw.sagemaker_session(boto3.Session(region_name=emulator.region),
+                                      emulator.bucket, sagemaker_config=smw.NO_TELEMETRY)
+    aws = smw.Connection("emulator", session, emulator.role_arn, emulator.bucket,
+                         emulator.region)
+    try:
+        assert endpoint["EndpointStatus"] == "InService", endpoint.get("FailureReason")
+        buffer = io.BytesIO()
+        synthetic.render("flowers", "cup_tulip", size=40, seed=0, index=0).save(buffer, "PNG")
+        reply = smw.predict(boto3.client("sagemaker-runtime"), "good-model", buffer.getvalue(),
+                            content_type="image/png")
+        assert reply["predictions"][0]["label"] in {"a", "b", "c"}
+        assert smw.everything_left(aws, prefix="good-model", s3_prefix="good-model")[
+            "log_groups"] == ["/aws/sagemaker/Endpoints/good-model"]
+    finally:  # the chapter's clean-up: endpoint, config, model, S3 and the endpoint's log
+        done = smw.clean_up(aws, prefix="good-model", s3_prefix="good-model")
+    assert "endpoint good-model" in done["endpoints"]
+    assert all(not v for v in smw.everything_left(aws, prefix="good-model",
+                                                   s3_prefix="good-model").values())
+
+
+def test_a_job_whose_requirements_replace_the_images_torchvision_fails(emulator, tmp_path):
+    import tarfile
+
+    import boto3
+
+    from utils import sagemaker_workflow as smw
+
+    source = smw.stage_source(tmp_path / "source")
+    (source / "requirements.txt").write_text("timm>=1.0\ntorchvision==0.23.0\n")
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+        for path in source.iterdir():
+            tar.add(path, arcname=path.name)
+    s3 = boto3.client("s3")
+    s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), emulator.bucket, "pins/sourcedir.tar.gz")
+    s3.put_object(Bucket=emulator.bucket, Key="pins/data/a/x.txt", Body=b"x")
+    sm = _create_job(emulator, f"s3://{emulator.bucket}/pins/sourcedir.tar.gz", "new-vision",
+                     f"s3://{emulator.bucket}/pins/data", epochs=1)
+    job = _wait_for(sm, "new-vision")
+    assert job["TrainingJobStatus"] == "Failed"
+    assert job["FailureReason"].startswith("AlgorithmError: InstallRequirementsError")
+    assert "torchvision==0.23.0" in job["FailureReason"] and "0.21.0" in job["FailureReason"]
+
+
+def test_checkpoints_follow_the_checkpoint_config_and_no_invented_variable(emulator, sourcedir,
+                                                                          tmp_path):
+    """SageMaker syncs CheckpointConfig.LocalPath (here a custom one) and sets no variable
+    for it: a script told that path (a hyperparameter) has its checkpoint synced to S3; one
+    that writes to the default /opt/ml/checkpoints (of the container's relocated /opt/ml)
+    has nothing synced."""
+    import boto3
+
+    from offline import synthetic
+    from utils import sagemaker_workflow as smw
+
+    data = synthetic.generate("flowers", tmp_path / "flowers", n_per_class=4, size=32,
+                              classes=["button_daisy", "cup_tulip"], progress=False)
+    s3 = boto3.client("s3")
+    for path in data.rglob("*.png"):
+        s3.upload_file(str(path), emulator.bucket, f"ck/flowers/{path.relative_to(data)}")
+    local = "/opt/ml/custom-checkpoints"
+    for name, hps in (("told-the-path", {"checkpoint_dir": local}), ("not-told", {})):
+        sm = _create_job(emulator, sourcedir, name, f"s3://{emulator.bucket}/ck/flowers",
+                         checkpoint_config={"S3Uri": f"s3://{emulator.bucket}/ck/checkpoints/"
+                                                     f"{name}", "LocalPath": local},
+                         epochs=1, image_size=32, batch_size=4, **hps)
+    jobs = {}
+    for name in ("told-the-path", "not-told"):
+        jobs[name] = _wait_for(sm, name)
+    for job in jobs.values():
+        assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    synced = {name: smw.s3_objects(s3, emulator.bucket, f"ck/checkpoints/{name}/")
+              for name in jobs}
+    assert [k.rsplit("/", 1)[-1] for k in synced["told-the-path"]] == ["checkpoint.pt"]
+    assert synced["not-told"] == []
+    log = "\n".join(e["message"] for e in boto3.client("logs").filter_log_events(
+        logGroupName=aws_emulator.LOG_GROUP, logStreamNamePrefix="not-told")["events"])
+    assert "SM_CHECKPOINT_DIR" not in log
+
+
+def test_requests_are_decoded_as_the_pytorch_serving_container_does(tmp_path, monkeypatch):
+    """TorchServe would turn a JSON body into a dict and a text body into str; the PyTorch
+    container switches that off (decode_input_request=false), so the toolkit gets bytes and
+    decodes JSON/CSV to text itself: a CSV request is the handler's 415, and a JSON request
+    works. With TorchServe's own default the same JSON request would be a 500."""
+    import base64
+    import io
+    import sys
+
+    from offline import synthetic
+
+    assert aws_emulator._serving_properties()["decode_input_request"] == "false"
+    assert aws_emulator.model_server_body(b'{"k": 1}', "application/json") == b'{"k": 1}'
+    model_dir = _serving_model(tmp_path)
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
+    buffer = io.BytesIO()
+    synthetic.render("flowers", "cup_tulip", size=40, seed=0, index=0).save(buffer, "PNG")
+    body = json.dumps({"image": base64.b64encode(buffer.getvalue()).decode()}).encode()
+    try:
+        server = aws_emulator.ModelServer(model_dir)
+        status, reply, _ = server.invoke(b"petal_length,5.1", "text/csv", "application/json")
+        assert status == 415 and "not supported" in json.loads(reply)["error"]
+        status, reply, _ = server.invoke(body, "application/json", "application/json")
+        assert status == 200 and json.loads(reply)["predictions"][0]["label"] in {"a", "b", "c"}
+        monkeypatch.setenv("TS_DECODE_INPUT_REQUEST", "true")  # TorchServe's own default
+        status, _, _ = server.invoke(body, "application/json", "application/json")
+        assert status == 500
+    finally:
+        sys.modules.pop("inference", None)
+
+
+def test_the_endpoint_and_the_notebook_see_an_exif_rotated_photo_the_same_way(tmp_path,
+                                                                              monkeypatch):
+    """A phone photo stored sideways with an EXIF orientation tag: the endpoint answers what
+    the notebook's loader (utils.data.load_rgb) and the same model answer, to the digit."""
+    import sys
+
+    from photos import save_sideways
+    from PIL import Image
+
+    from offline import synthetic
+    from utils import checkpoint, data
+
+    model_dir = _serving_model(tmp_path)
+    photo = save_sideways(synthetic.render("flowers", "cup_tulip", size=48, seed=0, index=3),
+                          tmp_path / "phone.jpg", quality=95)
+    model, classes, meta = checkpoint.load_checkpoint(model_dir / "model.pt")
+    transform = checkpoint.make_transform(meta["image_size"], backbone=model.backbone)
+    notebook = dict(checkpoint.predict(model, data.load_rgb(photo), transform, classes, k=3))
+    sideways = dict(checkpoint.predict(model, Image.open(photo).convert("RGB"), transform,
+                                       classes, k=3))
+    assert max(abs(notebook[c] - sideways[c]) for c in classes) > 1e-4  # orientation matters
+    monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
+    try:
+        server = aws_emulator.ModelServer(model_dir)
+        status, reply, _ = server.invoke(photo.read_bytes(), "image/jpeg", "application/json")
+    finally:
+        sys.modules.pop("inference", None)
+    assert status == 200
+    served = {t["label"]: t["probability"] for t in json.loads(reply)["predictions"][0]["top_k"]}
+    assert max(abs(notebook[c] - served[c]) for c in classes) < 1e-5

@@ -1,5 +1,6 @@
 """The benchmark harness computes ratios and renders them (no timing assertions here)."""
 
+import pytest
 import torch
 from PIL import Image
 
@@ -54,7 +55,7 @@ def test_pipeline_times_cold_and_decoded_extraction_against_the_limit(tmp_path):
 
 def test_finetune_is_timed_with_its_limit(tmp_path):
     cpu = torch.device("cpu")
-    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=32,
+    splits = run.data.load_dataset("synthetic_flowers", data_root=tmp_path, render_size=32,
                                    n_per_class=10, seed=0)
     out = run.finetune_throughput(splits, 32, 8, cpu, workers=0, repeats=1)
     assert out["train_limit"] > 0 and out["first_epoch"] > 0 and out["finetune"] > 0
@@ -120,3 +121,97 @@ def test_scaled_folder_links_every_photo_times_over(tmp_path):
     assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == [
         "c0_a_x.jpg", "c0_b_x.jpg", "c1_a_x.jpg", "c1_b_x.jpg"]
     assert (tmp_path / "flat" / "c1_b_x.jpg").resolve() == (src / "b" / "x.jpg").resolve()
+
+
+def test_limits_run_in_bf16():
+    cpu = torch.device("cpu")
+    assert run.forward_limit(32, 2, cpu, precision="bf16") > 0
+    assert run.train_limit(32, 2, cpu, precision="bf16") > 0
+
+
+def test_gpu_command_degrades_to_one_no_gpu_line(monkeypatch, capsys, tmp_path):
+    from benchmarks import gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gpu.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("no GPU:"), out
+    assert not list(tmp_path.iterdir())  # nothing measured, nothing written
+
+
+def test_gpu_command_needs_photos_for_the_parity_sweep(capsys):
+    from benchmarks import gpu
+
+    with pytest.raises(SystemExit):
+        gpu.main(["--parts", "photos"])
+    assert "--photos" in capsys.readouterr().err
+
+
+def test_gpu_markdown_reports_every_setting_and_the_best_ratio():
+    from benchmarks import gpu
+
+    rows = [{"size": 224, "batch": 128, "pass": kind, "setting": label,
+             "images_per_s": base * factor}
+            for kind, base in (("forward", 1000.0), ("fwd+bwd", 300.0))
+            for (label, _, _), factor in zip(gpu.SETTINGS, (0.8, 1.0, 2.5, 2.4), strict=True)]
+    results = {"environment": {"gpu": "NVIDIA H200", "gpu_memory_gb": 150.0,
+                               "capability": "9.0", "driver": "580", "torch": "2.11",
+                               "cuda": "13.0", "cudnn": 91000, "cpu_cores": 16},
+               "limits": rows,
+               "course": {"command": "-m course --test-parameters", "seconds": 120.0,
+                          "returncode": 0, "last_line": "all 9 notebook(s) ran in 118 s"},
+               "tests": {"command": "-m pytest -q -m notebook", "seconds": 150.0,
+                         "returncode": 1, "last_line": "1 failed, 30 passed"}}
+    text = gpu.markdown(results)
+    assert "NVIDIA H200" in text and "driver 580" in text and "torch 2.11" in text
+    assert "| 224 | forward | 800 | 1000 | 2500 | 2400 | x2.50 |" in text
+    assert "| 224 | fwd+bwd | 240 | 300 | 750 | 720 | x2.50 |" in text
+    assert "2.0 min, passed" in text and "FAILED (exit 1)" in text
+
+
+def test_recipe_records_get_a_precision_column_and_a_parity_check(tmp_path):
+    import json
+
+    from benchmarks import recipes
+
+    path = tmp_path / "runs.jsonl"
+    base = {"data": "flowers17", "variant": "ft_bn_frozen", "image_size": 224, "epochs": 5,
+            "val_acc": 0.9, "start_val_acc": 0.9, "best_epoch": 1, "seconds": 100.0,
+            "val_curve": [0.9, 0.9], "train_images": 952, "classes": 17}
+    lines = [{**base, "seed": s, "test_acc": a} for s, a in ((0, 0.95), (1, 0.96), (2, 0.97))]
+    lines += [{**base, "seed": s, "test_acc": a, "seconds": 70.0, "precision": "auto",
+               "forward_precision": "bf16", "train_precision": "bf16", "test_images": 204}
+              for s, a in ((0, 0.96), (1, 0.95), (2, 0.98))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))  # old records: no precision
+    table = recipes.markdown(path)
+    assert "| fp32 | 96.0% ± 1.0% |" in table
+    assert "| auto (bf16) | 96.3% ± 1.5% |" in table
+    p = recipes.parity(path).iloc[0]
+    assert p["parity"] and p["speedup"] == pytest.approx(100 / 70, abs=1e-3)
+    # a gap of two standard deviations and more than one test photo is no parity
+    lines[-1]["test_acc"] = lines[-2]["test_acc"] = 0.90
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert not recipes.parity(path).iloc[0]["parity"]
+
+
+def test_generated_blocks_live_in_the_docs_and_the_recipe_table_is_current(tmp_path):
+    """Each benchmark writes its block into its docs page (not the README), and the recipe
+    table there is what `python -m benchmarks.recipes --docs` writes from the records."""
+    import shutil
+
+    from benchmarks import blocks, recipes
+
+    blocks_in = {"recipes": blocks.REAL_PHOTOS, "realcourse": blocks.REAL_PHOTOS,
+                 "benchmarks": blocks.PERFORMANCE}
+    readme = (blocks.DOCS.parent / "README.md").read_text()
+    for name, page in blocks_in.items():
+        assert f"<!-- {name}:start -->" in page.read_text(), (name, page)
+        assert f"<!-- {name}:start -->" not in readme, name
+    copy = tmp_path / "real-photos.md"
+    shutil.copy(blocks.REAL_PHOTOS, copy)
+    recipes.write_docs(copy)
+    assert copy.read_text() == blocks.REAL_PHOTOS.read_text()
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- x:start -->\nold\n<!-- x:end -->\nafter\n")
+    blocks.replace_block(page, "x", "new\n")
+    assert page.read_text() == "before\n<!-- x:start -->\nnew\n<!-- x:end -->\nafter\n"

@@ -121,8 +121,9 @@ def small_book(tmp_path_factory):
 
 
 def test_book_has_an_index_and_one_page_per_chapter(small_book):
-    assert sorted(p.name for p in small_book.folder.glob("*.html")) == [
+    assert sorted(p.name for p in small_book.folder.glob("[0-9i]*.html")) == [
         "00_alpha.html", "01_beta.html", "index.html"]
+    check_index(small_book)
     index = small_book.index.read_text()
     assert "Ran for a test." in index
     pages = _pages(small_book.folder)
@@ -160,7 +161,7 @@ def test_pages_carry_their_figures_and_tables_and_need_no_javascript(small_book)
     for name, page in _pages(small_book.folder).items():
         assert page.scripts == 0, name
         assert not [u for u in page.images if u.startswith("http")], name  # nothing fetched
-        if name != "index.html":
+        if name != "index.html" and not name.startswith("docs-"):
             assert any(src.startswith("data:image/png;base64,") for src in page.images), name
             assert "dataframe" in page.tables, name
 
@@ -171,6 +172,87 @@ def test_index_links_the_repository_when_github_actions_builds_it(tmp_path, monk
     nb = _executed_notebook(tmp_path / "00_alpha.ipynb", "00 · Alpha", injected={})
     book = course_book.build_book([nb], tmp_path / "book")
     assert 'href="https://github.com/someone/course"' in book.index.read_text()
+
+
+class _Index(HTMLParser):
+    """The chapter table of the index: each row's cells and links."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.rows, self.in_table, self.text = [], False, text
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("class") == "book-chapters":
+            self.in_table = True
+        elif self.in_table and tag == "tr":
+            self.rows.append({"cells": [], "links": []})
+        elif self.in_table and tag == "td":
+            self.rows[-1]["cells"].append("")
+        elif self.in_table and tag == "a" and self.rows:
+            self.rows[-1]["links"].append(attrs.get("href"))
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.in_table = False
+
+    def handle_data(self, data):
+        if self.in_table and self.rows and self.rows[-1]["cells"]:
+            self.rows[-1]["cells"][-1] += data
+
+
+def check_index(book) -> list[dict]:
+    """The index's chapter table parses, with one linked row per chapter and no raw markdown
+    table left in the page. Returns the rows."""
+    index = _Index(book.index.read_text())
+    assert "|---|" not in index.text and "| chapter |" not in index.text
+    rows = [r for r in index.rows if r["cells"]]  # the header row has no <td>
+    assert len(rows) == len(book.chapters)
+    for row, chapter in zip(rows, book.chapters, strict=True):
+        assert row["links"] == [chapter.page], row
+        assert len(row["cells"]) == 4 and row["cells"][0] == chapter.title
+    return rows
+
+
+def test_index_is_a_table_of_this_builds_chapters_with_their_own_numbers(tmp_path, monkeypatch):
+    from utils.env import repo_root
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    alpha = _executed_notebook(runs / "00_alpha.ipynb", "00 · Alpha", injected={
+        "output_dir": str(runs / "00_alpha"), "data_root": str(repo_root() / "data")})
+    nb = nbformat.read(alpha, as_version=4)
+    nb.cells.append(nbf.new_code_cell("def helper():\n    return 1\n\n\nclass Record:\n    pass",
+                                      metadata={"jupyter": {"source_hidden": True}}))
+    nbformat.write(nb, alpha)
+    (runs / "00_alpha").mkdir()
+    (runs / "00_alpha" / "metrics.json").write_text('{"images_per_second": 123.4}')
+    photos = _executed_notebook(runs / "01_beta.ipynb", "01 · Beta", injected={
+        "data_dir": "/somewhere/flowers17"})
+    book = course_book.build_book([alpha, photos], tmp_path / "book", how="Test.")
+    rows = check_index(book)
+    assert "123 images/s" in rows[0]["cells"][3]  # this run's number, from its metrics.json
+    assert rows[0]["cells"][2] == "0.2 min"  # papermill's 12.5 s
+    assert "real photos" not in rows[0]["cells"][3]
+    assert "real photos: flowers17" in rows[1]["cells"][3]  # labelled, and only there
+    page = (book.folder / "00_alpha.html").read_text()
+    # the injected parameters cell shows a path inside the repository relative to it
+    assert '<span class="n">data_root</span> <span class="o">=</span> <span class="s1">\'data\'' \
+        in page
+    assert str(repo_root()) not in page  # no builder's absolute path
+    fold = page.index('<details class="book-folded">')
+    assert "helper, Record" in page[fold:fold + 200]
+    assert page.index('<span class="nf">helper</span>') > fold  # the code, inside the fold
+
+
+def test_docs_pages_are_in_the_books_navigation(small_book):
+    pages = _pages(small_book.folder)
+    for name in course_book.DOCS:
+        page = f"docs-{Path(name).stem}.html"
+        assert page in pages, page
+        assert page in pages["index.html"].links
+    assert broken_links(small_book.folder) == []
 
 
 def test_a_missing_notebook_is_a_clear_error(tmp_path):
@@ -217,7 +299,8 @@ def test_book_of_the_course(executed, tmp_path):
         page = pages[chapter.page]
         text = (book.folder / chapter.page).read_text()
         assert chapter.page in index.links, chapter.page
-        assert chapter.summary, f"{chapter.page}: no row in the README's chapter table"
+        assert chapter.summary, f"{chapter.page}: no line in the README's chapter list"
+        assert chapter.headline, f"{chapter.page}: no headline number from its metrics.json"
         assert re.match(r"\d\d · \w", chapter.title), chapter.title
         assert f"<title>{chapter.title}</title>" in text
         assert "Parameters of this run" in text and "output_dir" in text

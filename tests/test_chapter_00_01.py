@@ -10,7 +10,8 @@ def test_start_here_loads_the_offline_model(executed):
     assert metrics["environment"]["missing"] == []
     assert metrics["logits_shape"][1] == 1000
     assert metrics["parameters"] > 4_000_000  # EfficientNet-Lite0 has 4.65 M parameters
-    assert metrics["images_per_second"] > 0
+    # (the forward pass's speed is printed and recorded for the reader, not asserted: it is
+    # the machine's, not a lesson)
     # the notes' 2048-dimensional feature vector is ResNet-50's; ours is 1280 numbers long
     assert metrics["feature_dim"] == 1280 and metrics["resnet50_feature_dim"] == 2048
 

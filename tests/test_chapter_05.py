@@ -6,22 +6,37 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
+TRANSFER_OVER_SCRATCH = 0.2  # species test accuracy (measured at the test parameters: 0.5)
+# a later epoch's training loss below this share of the first epoch's (measured: 0.67 for the
+# best trial at the test parameters, 6 epochs of 64 images; learning rate 0: 0.98)
+LOSS_FALL = 0.85
 
-def test_transfer_beats_scratch_hpo_on_accuracy_per_compute(executed):
+
+def test_transfer_beats_scratch_hpo_on_accuracy_and_work(executed):
     m = executed("05")
-    # transfer is both more accurate and far cheaper than retraining from scratch with HPO
-    assert m["transfer_acc"] > m["scratch_acc"] + 0.2, m
+    # transfer is both more accurate and far less work than retraining from scratch with HPO
+    assert m["transfer_acc"] > m["scratch_acc"] + TRANSFER_OVER_SCRATCH, m
     assert m["transfer_acc"] > m["chance"] + 0.3, m
-    assert m["transfer_seconds"] * 3 < m["scratch_seconds"], m
-    per_minute = m["acc_per_minute"]
-    assert per_minute["transfer"] > 10 * per_minute["scratch_hpo"], per_minute
-    assert per_minute["transfer_incl_detector"] > per_minute["scratch_hpo"], per_minute
     assert len(m["trials"]) == m["hpo_trials"]
+    # work, counted: option C trained every layer on this many images (forward and backward);
+    # option B passed each species image once through the frozen detector body
+    scratch_images = sum(t["images_per_epoch"] for t in m["trials"]) * m["hpo_epochs"]
+    transfer_images = m["n_train"] + 2 * m["n_test"]  # train, and at most as many val as test
+    assert scratch_images > transfer_images, (scratch_images, transfer_images)
+
+
+def test_the_scratch_trials_did_train(executed):
+    """Option C loses although it trained: the best trial's training loss fell by LOSS_FALL
+    or more from its first epoch to its last."""
+    m = executed("05")
+    best = max(m["trials"], key=lambda t: t["val_acc"])
+    loss = best["train_loss"]
+    assert len(loss) >= 2 and min(loss[1:]) < LOSS_FALL * loss[0], m["trials"]
 
 
 def test_scratch_trials_sample_at_most_hpo_epoch_images_per_epoch(executed):
     m = executed("05")
-    # the test parameters cap each epoch below the training set (2 epochs of 48 of 84 images)
+    # the test parameters cap each epoch below the training set (6 epochs of 64 of 84 images)
     assert m["hpo_epoch_images"] < m["n_train"], m
     assert all(t["images_per_epoch"] == m["hpo_epoch_images"] for t in m["trials"]), m["trials"]
 
@@ -34,7 +49,8 @@ def test_detector_and_two_headed_system(executed):
     n = len(m["classes"]) + 1
     assert len(system["confusion"]) == n and system["labels"][-1] == "no flower"
     assert sum(map(sum, system["confusion"])) > m["n_test"]  # flowers + negatives
-    assert 0 < system["system_acc"] <= 1
+    # the two-headed system answers flowers and non-flowers: better than its chance
+    assert system["system_acc"] > 1 / n + 0.3, system
 
 
 def test_cost_table_uses_the_rate_parameters(executed):

@@ -6,6 +6,9 @@ Chapter-specific outcomes (orderings, accuracies) are asserted in tests/test_cha
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from course import runner as course
@@ -18,6 +21,15 @@ NOTEBOOKS = course.notebooks()
 def test_notebook_executes_and_writes_metrics(notebook, executed):
     metrics = executed(notebook.name[:2])
     assert isinstance(metrics, dict) and metrics, f"{notebook.name} wrote no metrics"
+    # the run wrote only to the fixture's folders: its metrics next to its executed copy
+    assert (executed.runs_dir / notebook.name).is_file()
+
+
+def test_every_chapter_has_tests_that_read_its_metrics():
+    """A new chapter brings assertions on what it measured, not only "it ran"."""
+    tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_chapter_*.py"))
+    read = set(re.findall(r"executed\(\"(\d\d)\"", tests))
+    assert {nb.name[:2] for nb in NOTEBOOKS} <= read, sorted(read)
 
 
 def test_course_has_notebooks():

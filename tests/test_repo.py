@@ -1,6 +1,7 @@
 """Repository hygiene: clean notebooks, papermill parameters, lint, documented commands."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -58,6 +59,34 @@ def test_readme_documents_the_two_commands():
     assert "python -m course" in readme and "python -m pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "requirements.txt" in ci and "python -m pytest" in ci
+
+
+DOCS_PAGES = ("real-photos.md", "performance.md", "sagemaker.md", "contributing.md")
+
+
+def test_readme_is_a_short_front_door_that_reaches_every_docs_page():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 170
+    links = re.findall(r"\]\(([^)#\s]+)", readme)
+    for link in links:
+        if not link.startswith("https://"):
+            assert (ROOT / link).exists(), f"README links to {link}, which does not exist"
+    for page in DOCS_PAGES:
+        assert f"docs/{page}" in links, f"README does not link docs/{page}"
+    chapters = re.findall(r"^- \[(\d\d) · .+\]\(notebooks/(\d\d)_\w+\.ipynb\): ", readme,
+                          re.MULTILINE)
+    assert [a for a, b in chapters if a == b] == [nb.name[:2] for nb in NOTEBOOKS]
+
+
+def test_what_a_learner_reads_has_no_development_paths_or_placeholders():
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    texts |= {f"docs/{p}": (ROOT / "docs" / p).read_text() for p in DOCS_PAGES}
+    texts |= {nb.name: "".join("".join(c["source"]) for c in _cells(nb)
+                               if c["cell_type"] == "markdown") for nb in NOTEBOOKS}
+    for name, text in texts.items():
+        for leak in ("../shared", "shared/data", "OWNER/REPOSITORY", "OWNER.github",
+                     "<this repository>", "this session"):
+            assert leak not in text, f"{name} contains {leak!r}"
 
 
 # What each chapter writes itself, in its own code cells (not hidden in utils/).

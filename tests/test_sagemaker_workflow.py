@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from offline import synthetic
 from utils import sagemaker_workflow as smw
+from utils import sm_session
 
 
 def test_unknown_mode_is_a_clear_error():
@@ -48,7 +49,7 @@ def test_aws_mode_outside_studio_needs_a_role(tmp_path, monkeypatch):
     _no_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    monkeypatch.setattr(smw, "STUDIO_METADATA", str(tmp_path / "not-studio.json"))
+    monkeypatch.setattr(sm_session, "STUDIO_METADATA", str(tmp_path / "not-studio.json"))
     with pytest.raises(smw.AwsSetupError, match="needs role_arn outside SageMaker Studio"):
         smw.connect("aws")
 
@@ -72,7 +73,8 @@ def test_emulator_mode_opts_out_of_sdk_telemetry(tmp_path):
 def test_staged_source_holds_the_job_code_and_the_course_package(tmp_path):
     source = smw.stage_source(tmp_path / "src")
     names = {p.name for p in source.iterdir()}
-    assert names == {"train.py", "inference.py", "metrics.py", "requirements.txt", "utils"}
+    assert names == {"train.py", "launchers.py", "inference.py", "metrics.py", "requirements.txt",
+                     "utils"}
     shipped = {p.name for p in (source / "utils").iterdir()}
     assert {"models.py", "data.py", "training.py", "checkpoint.py", "__init__.py"} <= shipped
     assert not {"sagemaker_code", "sagemaker_workflow.py", "aws_emulator.py",
@@ -291,17 +293,27 @@ def test_leftover_resources_follows_pages():
 
 
 def test_an_interrupted_cell_stops_the_jobs_it_started(capsys):
+    """The jobs are found by the trainer's and tuner's base names (public attributes), through
+    the service's own listing: only those still in progress are stopped."""
     calls = []
+    jobs = {"flowers-1-train-2026": "InProgress", "flowers-1-train-2025": "Completed",
+            "other-train-2026": "InProgress"}
 
     class Client:
+        def list_training_jobs(self, NameContains, StatusEquals, MaxResults):  # noqa: N803
+            return {"TrainingJobSummaries": [
+                {"TrainingJobName": n} for n, status in jobs.items()
+                if NameContains in n and status == StatusEquals]}
+
+        def list_hyper_parameter_tuning_jobs(self, NameContains, StatusEquals,  # noqa: N803
+                                             MaxResults):  # noqa: N803
+            return {"HyperParameterTuningJobSummaries": []}  # the tuning job finished
+
         def describe_training_job(self, TrainingJobName):  # noqa: N803 - boto3's names
-            return {"TrainingJobStatus": "InProgress"}
+            return {"TrainingJobStatus": jobs[TrainingJobName]}
 
         def stop_training_job(self, TrainingJobName):  # noqa: N803
             calls.append(("training", TrainingJobName))
-
-        def describe_hyper_parameter_tuning_job(self, HyperParameterTuningJobName):  # noqa: N803
-            return {"HyperParameterTuningJobStatus": "Completed"}
 
         def stop_hyper_parameter_tuning_job(self, HyperParameterTuningJobName):  # noqa: N803
             calls.append(("tuning", HyperParameterTuningJobName))
@@ -311,15 +323,15 @@ def test_an_interrupted_cell_stops_the_jobs_it_started(capsys):
             self.__dict__.update(kw)
 
     connection = smw.Connection("aws", Named(sagemaker_client=Client()), "r", "b", "us-east-1")
-    trainer = Named(_latest_training_job=Named(training_job_name="job-1"))
-    tuner = Named(latest_tuning_job=Named(hyper_parameter_tuning_job_name="tune-1"))
+    trainer = Named(base_job_name="flowers-1-train")
+    tuner = Named(base_tuning_job_name="flowers-1-tune")
     with pytest.raises(KeyboardInterrupt), smw.stop_if_interrupted(connection, trainer, tuner):
         raise KeyboardInterrupt
-    assert calls == [("training", "job-1")]  # the finished tuning job is left alone
-    assert "Stopped training job job-1" in capsys.readouterr().out
+    assert calls == [("training", "flowers-1-train-2026")]  # not the finished one, nor others
+    assert "Stopped training job flowers-1-train-2026" in capsys.readouterr().out
     with smw.stop_if_interrupted(connection, trainer, tuner):
         pass  # a cell that finishes stops nothing
-    assert calls == [("training", "job-1")]
+    assert calls == [("training", "flowers-1-train-2026")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -360,8 +372,10 @@ def test_aws_mode_without_a_default_region_still_gets_a_logs_client(tmp_path, mo
     _no_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the singleton's first build needs one
     logs = CloudWatchLogsClient()
     monkeypatch.setattr(logs, "client", logs.client)
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
     aws = smw.connect("aws", region="us-west-2", role_arn="arn:aws:iam::111122223333:role/x",
                       bucket="b")
     assert CloudWatchLogsClient().client.meta.region_name == "us-west-2"
@@ -401,12 +415,10 @@ def test_staging_for_inference_ships_only_what_serving_needs(tmp_path):
     serving = smw.stage_source(tmp_path / "serving", purpose="inference")
     assert {p.name for p in serving.iterdir()} == {"inference.py", "requirements.txt", "utils"}
     assert sorted(p.name for p in (serving / "utils").iterdir()) == [
-        "__init__.py", "checkpoint.py", "models.py"]
+        "__init__.py", "checkpoint.py", "data.py", "models.py", "precision.py"]
     needs = [line for line in (serving / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
-    assert needs == ["timm==1.0.31"]
-    training = smw.stage_source(tmp_path / "training")
-    assert "scikit-learn==1.9.1" in (training / "requirements.txt").read_text()
+    assert needs == ["timm>=1.0"]
     with pytest.raises(ValueError, match="purpose"):
         smw.stage_source(tmp_path / "x", purpose="serving")
 
@@ -566,7 +578,10 @@ def test_chapter_imports_no_deprecated_sdk_module(monkeypatch):
         loaded = importlib.import_module(module)
         assert not (loaded.__doc__ or "").lstrip().upper().startswith("DEPRECATED"), module
         for name in names:
-            defined = getattr(loaded, name)
+            try:
+                defined = getattr(loaded, name)
+            except AttributeError:  # a submodule (from sagemaker.core import image_uris)
+                defined = importlib.import_module(f"{module}.{name}")
             where = getattr(defined, "__module__", module)
             assert not (importlib.import_module(where).__doc__ or "").lstrip().upper(
             ).startswith("DEPRECATED"), f"{module}.{name} comes from {where}"
@@ -587,9 +602,10 @@ def test_the_serverless_config_is_the_class_deploy_accepts(monkeypatch):
         _chapter_imports()
 
 
-def test_readme_states_the_worst_case_of_a_first_real_run():
-    """The README's "at most" figure is the chapter's defaults at the course's rates: every job
-    of the training and tuning jobs running max_run on demand, and one hour of the endpoint."""
+def test_docs_state_the_worst_case_of_a_first_real_run():
+    """docs/sagemaker.md's "at most" figure is the chapter's defaults at the course's rates:
+    every job of the training and tuning jobs running max_run on demand, and one hour of the
+    endpoint."""
     import ast
     from pathlib import Path
 
@@ -611,8 +627,8 @@ def test_readme_states_the_worst_case_of_a_first_real_run():
                                      instance_count=defaults["instance_count"],
                                      max_run_s=defaults["max_run_s"], use_spot=True, jobs=jobs)
     worst = training.worst_case_usd + costs.HOURLY_RATES[defaults["inference_instance_type"]]
-    readme = (root / "README.md").read_text()
-    section = readme[readme.index("## Chapter 06"):readme.index("## Performance")]
+    docs = (root / "docs" / "sagemaker.md").read_text()
+    section = docs[docs.index("## Chapter 06"):]
     assert f"at most\n**${worst:.2f}**" in section or f"at most **${worst:.2f}**" in section
     assert f"${training.worst_case_usd / jobs:.3f}" in section  # one job
 
@@ -631,3 +647,128 @@ def test_ready_to_build_applies_the_sdk_3_12_fixes_and_nothing_else(tmp_path):
     assert mine.dependencies == {"requirements": "requirements.txt"}
     assert not (tmp_path / "s3:").exists()
 
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 22: requirements that leave the images alone, the Studio preflight, the region
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("purpose, image", [("training", "training"),
+                                            ("inference", "inference")])
+def test_requirements_add_only_what_the_aws_image_lacks(tmp_path, purpose, image):
+    """Against the package list of AWS's PyTorch 2.6 Dockerfiles (offline/aws_images.py):
+    every line names a package the image does not ship, with a lower bound, never a pin."""
+    from offline import aws_images
+
+    staged = smw.stage_source(tmp_path / purpose, purpose=purpose) / "requirements.txt"
+    requirements = aws_images.check_requirements(staged, image)
+    assert requirements and aws_images.lacking(staged, image) == [r.name for r in requirements]
+    assert all(r.specifier.startswith(">=") and "==" not in r.specifier for r in requirements)
+
+
+def test_the_requirements_check_refuses_what_would_replace_the_images_packages(tmp_path):
+    from offline import aws_images
+
+    path = tmp_path / "requirements.txt"
+    for line, culprit in (("torch==2.8.0", "torch"), ("torchvision>=0.22", "torchvision"),
+                          ("torch<2.5 ; python_version >= '3.12'", "torch")):
+        path.write_text(f"timm>=1.0\n{line}\n")
+        with pytest.raises(aws_images.RequirementConflict, match=culprit):
+            aws_images.check_requirements(path, "inference")
+    path.write_text("timm>=1.0\ntorch<2.5 ; python_version < '3.12'\n# torch==9\n")
+    assert [r.name for r in aws_images.check_requirements(path, "training")] == ["timm", "torch"]
+
+
+@pytest.mark.parametrize("sdk, message", [
+    ("2.245.0", "is v2; the course needs v3"),
+    ("3.7.0", "older than 3.7.1"),
+    ("3.16.0", "drops source_code.*fixed in 3.18"),
+])
+def test_the_preflight_refuses_sdks_that_break_the_chapter(sdk, message):
+    with pytest.raises(smw.PreflightError, match=message):
+        smw.preflight(sdk=sdk, torch="2.8.0", image_torch_version="2.8.0")
+
+
+def test_the_preflight_accepts_studios_sdk_and_refuses_a_replaced_torch(tmp_path):
+    from utils import sm_compat
+
+    meta = tmp_path / "conda-meta"
+    meta.mkdir()
+    (meta / "pytorch-2.8.0-cpu_generic_py312_h1a2b3c_0.json").write_text("{}")
+    assert sm_compat.image_torch(meta) == "2.8.0"
+    assert sm_compat.image_torch(tmp_path / "nowhere") is None  # not a SageMaker image
+    found = smw.preflight(sdk="3.12.0", torch="2.8.0+cpu", conda_meta=meta)
+    assert found == {"sagemaker": "3.12.0", "torch": "2.8.0+cpu", "image_torch": "2.8.0"}
+    assert smw.preflight(sdk="3.18.0", torch="2.9.1", conda_meta=tmp_path / "nowhere")
+    with pytest.raises(smw.PreflightError, match="not the image's torch 2.8.0"):
+        smw.preflight(sdk="3.12.0", torch="2.9.1", conda_meta=meta)
+
+
+def test_region_none_is_the_sessions_region_then_us_east_1(tmp_path, monkeypatch):
+    class Session:
+        def __init__(self, region_name):
+            self.region_name = region_name
+
+    assert smw.resolve_region("eu-west-1", Session("ap-south-1")) == ("eu-west-1", "given")
+    assert smw.resolve_region(None, Session("ap-south-1")) == ("ap-south-1",
+                                                               "the session's region")
+    assert smw.resolve_region(None, Session(None))[0] == "us-east-1"
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")  # e.g. a Studio domain's region
+    aws = smw.connect("aws", role_arn="arn:aws:iam::111122223333:role/x", bucket="b")
+    try:
+        assert aws.region == aws.sagemaker_client.meta.region_name == "eu-central-1"
+        assert "region: eu-central-1 (the session's region)" in aws.describe()
+    finally:
+        aws.close()
+
+
+def test_the_studio_requirements_exclude_the_sdks_the_preflight_refuses():
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parent.parent
+    (line,) = [line for line in (root / "requirements-studio.txt").read_text().splitlines()
+               if line.startswith("sagemaker") and Requirement(line).name == "sagemaker"]
+    allowed = Requirement(line).specifier
+    assert "4.0.0" not in allowed  # an untested major: not installed, not refused either
+    for version in ("2.245.0", "3.7.0", "3.15.0", "3.16.2", "3.17.1"):
+        assert version not in allowed
+        with pytest.raises(smw.PreflightError):
+            smw.preflight(sdk=version, torch="2.8.0", image_torch_version="2.8.0")
+    for version in (smw.OLDEST_SDK, "3.12.0", "3.14.3", "3.18.0", "3.27.0"):
+        assert version in allowed
+        smw.preflight(sdk=version, torch="2.8.0", image_torch_version="2.8.0")
+
+
+def test_parallel_trials_follow_the_free_memory(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    for available_kib, expected in ((8 * 2**20, 2), (2 * 2**20, 1), (512 * 2**10, 1)):
+        meminfo.write_text(f"MemTotal: 16000000 kB\nMemAvailable: {available_kib} kB\n")
+        assert smw.trials_that_fit(at_most=2, meminfo=meminfo) == expected
+    assert smw.trials_that_fit(at_most=2, meminfo=tmp_path / "none") == 2
+
+
+def test_the_emulator_finds_the_training_toolkit_on_the_path(tmp_path, monkeypatch):
+    """pip install --user puts `train` in ~/.local/bin, not beside sys.executable: the
+    emulator looks for it on the PATH, as a shell would, and says so when it is nowhere."""
+    import sys
+
+    from offline import aws_emulator
+
+    bin_dir, elsewhere = tmp_path / "local-bin", tmp_path / "python-bin"
+    bin_dir.mkdir()
+    elsewhere.mkdir()
+    train = bin_dir / "train"
+    train.write_text("#!/bin/sh\n")
+    train.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(elsewhere / "python"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert aws_emulator._train_command() == str(train)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="pip install sagemaker-training"):
+        aws_emulator._train_command()

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from utils import checkpoint, data, env, features, models, quiz, training
+from utils import checkpoint, data, detector, env, features, models, precision, quiz, training
 
 
 @pytest.fixture(scope="module")
@@ -58,16 +58,71 @@ def test_fit_never_returns_a_model_worse_than_its_start(splits):
     """Epoch 0 is a candidate: a ruinous learning rate cannot make the result worse on val."""
     model = models.freeze(models.create_model(2, seed=0), 0)
     train, val = _loaders(splits)
-    head, _ = features.train_linear_head(*features.embed(model.body, train),
-                                         *features.embed(model.body, val), num_classes=2,
-                                         epochs=30, lr=1e-2)
-    model.head.load_state_dict(head.state_dict())  # start from a good head
+    probe = features.linear_probe(model.body, splits, transform=checkpoint.make_transform(32),
+                                  epochs=30, lr=1e-2)
+    model.head.load_state_dict(probe.head.state_dict())  # start from a good head
     start = training.evaluate(model, val).accuracy
     models.freeze(model, "all")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     result = training.fit(model, train, val, epochs=2, lr_head=50.0, lr_body=50.0)
     assert result.history["val_acc"].iloc[1:].min() < start  # the training itself got worse
     assert result.best_epoch == 0
     assert training.evaluate(model, val).accuracy == pytest.approx(start)
+    # keep_best=False hands back the last epoch, however bad
+    model.load_state_dict(state)
+    last = training.fit(model, train, val, epochs=2, lr_head=50.0, lr_body=50.0, keep_best=False)
+    assert last.best_epoch == 2
+    assert training.evaluate(model, val).accuracy == pytest.approx(last.history["val_acc"].iloc[-1])
+
+
+def test_linear_probe_learns_and_reads_its_embeddings_back(splits, tmp_path):
+    body = models.create_model(2, seed=0).body
+    tf = checkpoint.make_transform(32)
+    first = features.linear_probe(body, splits, transform=tf, epochs=30, lr=1e-2,
+                                  cache_dir=tmp_path)
+    assert first.test_acc >= 0.75 and first.val_acc >= 0.75
+    assert list(first.embedding.index) == ["train", "val", "test"]
+    assert not first.embedding["from the disk cache"].any()
+    again = features.linear_probe(body, splits, transform=tf, epochs=30, lr=1e-2,
+                                  cache_dir=tmp_path)
+    assert again.embedding["from the disk cache"].all()
+    assert torch.equal(again.head.weight, first.head.weight)  # same vectors, same seed
+    empty = data.DatasetSplits(splits.classes, splits.train, [], splits.test)
+    with pytest.raises(ValueError, match="validation"):
+        features.linear_probe(body, empty, transform=tf)
+
+
+def test_train_detector_builds_and_keeps_the_last_epoch_when_asked(splits):
+    det = detector.train_detector(splits, backbone=models.DEFAULT_BACKBONE, image_size=32,
+                                  head_epochs=20, epochs=2, stages=1, batch_size=8, seed=0,
+                                  augment=False, keep_best=False)
+    assert det.test_acc >= 0.75
+    assert det.fit.best_epoch == 2
+    # fine-tuning started from the probe's head
+    assert det.fit.history.loc[0, "val_acc"] == pytest.approx(det.probe.val_acc)
+
+
+def test_make_transform_crop_scale_sets_the_share_of_the_image_kept():
+    """Left half black, right half white: crops of 2% of the area mostly see one colour only,
+    crops of the whole image always both."""
+    image = Image.fromarray(np.repeat(np.r_[np.zeros(32), np.full(32, 255)][None, :, None],
+                                      64, 0).repeat(3, 2).astype(np.uint8))
+    torch.manual_seed(0)
+
+    def one_colour(scale):
+        tf = checkpoint.make_transform(16, train=True, crop_scale=scale)
+        return np.mean([tf(image).std().item() < 1e-3 for _ in range(30)])
+
+    assert one_colour((1.0, 1.0)) == 0
+    assert one_colour((0.02, 0.02)) > 0.5
+
+
+def test_presize_and_the_evaluation_resize_share_the_backbone_crop(monkeypatch):
+    wide = models.Preprocessing((0.5,) * 3, (0.5,) * 3, "bicubic", 0.95, 224)
+    monkeypatch.setattr(models, "preprocessing", lambda backbone=None: wide)
+    monkeypatch.setattr(checkpoint, "preprocessing", lambda backbone=None: wide)
+    assert data.presize_for(100) == round(100 / 0.95)
+    assert checkpoint.make_transform(100).transforms[0].size == data.presize_for(100)
 
 
 def test_fit_is_reproducible(splits):
@@ -209,3 +264,114 @@ def test_metrics_roundtrip(tmp_path):
 def test_environment_report():
     report = env.environment_report()
     assert report["missing"] == [] and report["cpu_cores"] >= 1
+
+
+# --- precision (issue 23) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_cpu(monkeypatch):
+    """Fake the CPU's bf16 capabilities: ``fake_cpu(amx=..., avx512_bf16=...)``."""
+    def fake(amx=False, avx512_bf16=False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16,
+                            raising=False)
+    return fake
+
+
+def test_auto_precision_on_cpus_with_and_without_bf16(fake_cpu):
+    resolve, big = training.resolve_precision, training.BF16_CPU_TRAIN_MIN_SIZE
+    fake_cpu(amx=False, avx512_bf16=False)  # an older CPU: bf16 would be emulated, slowly
+    assert {resolve("auto", device="cpu", image_size=s, training=t)
+            for s in (64, 224) for t in (False, True)} == {"fp32"}
+    for caps in ({"amx": True}, {"avx512_bf16": True}):
+        fake_cpu(**caps)
+        assert resolve("auto", device="cpu") == "bf16"  # forward passes: bf16 at every size
+        assert resolve("auto", device="cpu", image_size=64) == "bf16"
+        # training: bf16 only from the measured crossover size on; below it bf16 training was
+        # slower (issue 23: x0.74 at 96 px), at the course's real-photo size faster
+        assert resolve("auto", device="cpu", image_size=96, training=True) == "fp32"
+        assert resolve("auto", device="cpu", image_size=224, training=True) == "bf16"
+        assert resolve("auto", device="cpu", image_size=big - 1, training=True) == "fp32"
+        assert resolve("auto", device="cpu", image_size=big, training=True) == "bf16"
+        assert resolve("auto", device="cpu", training=True) == "fp32"  # size unknown
+    # explicit choices are kept; MPS stays fp32 under auto
+    assert resolve("bf16", device="cpu", image_size=64, training=True) == "bf16"
+    assert resolve("fp32", device="cpu", image_size=224) == "fp32"
+    assert resolve("auto", device="mps") == "fp32"
+
+
+def test_auto_precision_on_gpus_with_and_without_bf16(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert training.resolve_precision("auto", device="cuda", image_size=64,
+                                      training=True) == "bf16"
+    assert training.resolve_precision("fp16", device="cuda") == "fp16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a T4
+    assert training.resolve_precision("auto", device="cuda") == "fp32"
+    with pytest.raises(ValueError, match="no bf16 support"):
+        training.resolve_precision("bf16", device="cuda")
+
+
+def test_bad_precisions_are_clear_errors():
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        training.resolve_precision("fp16", device="cpu")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.resolve_precision("half", device="cpu")
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        training.set_precision("fp16", device="cpu")
+    with pytest.raises(ValueError, match="resolved precision"):
+        training.autocast("auto", "cpu")
+
+
+def test_set_precision_is_the_default_and_is_printed(fake_cpu, monkeypatch, capsys):
+    monkeypatch.setattr(precision, "_session_precision", "fp32")
+    fake_cpu(avx512_bf16=True)
+    used = training.set_precision("auto", device="cpu", image_size=96)
+    assert used == {"requested": "auto", "forward": "bf16", "training": "fp32"}
+    assert "forward passes bf16, training fp32" in capsys.readouterr().out
+    assert training.resolve_precision(None, device="cpu") == "bf16"
+    training.set_precision("fp32", device="cpu")
+    assert training.resolve_precision(None, device="cpu") == "fp32"
+
+
+def _cosine(a, b):
+    return torch.nn.functional.cosine_similarity(a, b, dim=1)
+
+
+def test_bf16_features_agree_with_fp32(splits):
+    """bf16 autocast changes the embeddings only a little: cosine similarity near 1."""
+    body = models.create_model(2, seed=0).body
+    loader = training.make_loader(data.ImageListDataset(
+        splits.train + splits.val, checkpoint.make_transform(64)), batch_size=16)
+    fp32, y = features.embed(body, loader, "cpu", precision="fp32")
+    bf16, y2 = features.embed(body, loader, "cpu", precision="bf16")
+    assert bf16.dtype == torch.float32 and torch.equal(y, y2)
+    assert not torch.equal(fp32, bf16)  # it did run in bf16
+    cos = _cosine(fp32, bf16)
+    assert cos.min() > 0.98, cos.min()
+
+
+def test_fit_in_bf16_keeps_fp32_weights_and_statistics_and_learns(splits):
+    model = models.freeze(models.create_model(2, seed=0), "all")
+    train, val = _loaders(splits)
+    result = training.fit(model, train, val, epochs=2, lr_head=1e-2, lr_body=1e-3,
+                          precision="bf16")
+    assert result.precision == "bf16"
+    assert {p.dtype for p in model.state_dict().values() if p.is_floating_point()} == {
+        torch.float32}  # autocast never casts the weights, BatchNorm statistics included
+    test = training.make_loader(data.ImageListDataset(splits.test, checkpoint.make_transform(32)))
+    assert training.evaluate(model, test, precision="bf16").accuracy >= 0.75
+
+
+def test_fp32_stays_bit_for_bit_reproducible(splits):
+    """precision="fp32" is the code path from before precision existed: same seed, same bits."""
+    def run(precision):
+        training.set_seed(0)
+        model = models.freeze(models.create_model(2, seed=0), 1)
+        train, val = _loaders(splits)
+        training.fit(model, train, val, epochs=1, lr_head=1e-2, lr_body=1e-3,
+                     precision=precision)
+        return model.head.weight.detach().clone()
+
+    assert torch.equal(run("fp32"), run(None))  # the session default is fp32

@@ -5,7 +5,8 @@ Each function or class marked ``# chapter NN`` here is written, identically, in 
 
 * :mod:`utils.models`: the pretrained network, the head swap, freezing, BatchNorm handling,
   parameter groups, feature maps (chapters 01-03, 05).
-* :mod:`utils.training`: the epoch loop, evaluation and model selection (chapter 02).
+* :mod:`utils.training`: the epoch loop, evaluation and model selection (chapter 02), in the
+  precision :mod:`utils.precision` chooses (fp32, or bf16 autocast where the hardware has it).
 * :mod:`utils.features`: embedding once and a linear head on the embeddings (chapter 02), with a
   disk cache.
 * :mod:`utils.checkpoint`: the preprocessing and the checkpoint shared by training and serving

@@ -20,16 +20,20 @@ from .models import DEFAULT_BACKBONE, TransferModel, create_model, preprocessing
 
 # chapter 01
 def make_transform(image_size: int = 128, *, train: bool = False, backbone: str = DEFAULT_BACKBONE,
-                   augment: bool = True) -> transforms.Compose:
-    """Resize, crop and normalise as the pretrained weights expect; random crops for training."""
+                   augment: bool = True,
+                   crop_scale: tuple[float, float] = (0.6, 1.0)) -> transforms.Compose:
+    """Resize, crop and normalise as the pretrained weights expect; random crops for training.
+
+    `crop_scale`: the smallest and largest share of the image's area a training crop keeps.
+    """
     prep = preprocessing(backbone)  # the mean, std and interpolation it was trained with
     interpolation = transforms.InterpolationMode(prep.interpolation)
     if train and augment:
-        steps = [transforms.RandomResizedCrop(image_size, scale=(0.6, 1.0),
+        steps = [transforms.RandomResizedCrop(image_size, scale=crop_scale,
                                               interpolation=interpolation),
                  transforms.RandomHorizontalFlip()]
-    else:  # resize the short side a little larger, then keep the centre
-        steps = [transforms.Resize(round(image_size / prep.crop_pct), interpolation=interpolation),
+    else:  # resize the short side to image_size / crop_pct, then keep the centre
+        steps = [transforms.Resize(prep.resize_for(image_size), interpolation=interpolation),
                  transforms.CenterCrop(image_size)]
     return transforms.Compose([*steps, transforms.ToTensor(),
                                transforms.Normalize(prep.mean, prep.std)])

@@ -19,6 +19,7 @@ Sources (the ``source`` argument of :func:`load_dataset`):
 from __future__ import annotations
 
 import math
+import os
 import random
 import tempfile
 import warnings
@@ -26,13 +27,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+#: where generated and downloaded data and caches live unless a ``data_root`` is given: the
+#: repository's ``data/`` folder, or the folder in the environment variable ``COURSE_DATA_ROOT``
+#: (the tests point it at a temporary folder, so that they never write the repository)
+DATA_ROOT = Path(os.environ.get("COURSE_DATA_ROOT")
+                 or Path(__file__).resolve().parent.parent / "data")
 SPLITS = ("train", "val", "test")
 SYNTHETIC_SOURCES = {
     "synthetic_flowers": "flowers",
@@ -66,7 +72,8 @@ class DatasetSplits:
     val: list[tuple[str, int]]
     test: list[tuple[str, int]]
     root: str = ""
-    skipped: list[str] = field(default_factory=list)
+    #: files left out, each with the reason: ``{path: "truncated or corrupt: ..."}``
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One line per split with image counts, for printing in a notebook."""
@@ -79,7 +86,8 @@ class DatasetSplits:
                 f"({min(counts.values(), default=0)}-{max(counts.values(), default=0)} per class)"
             )
         if self.skipped:
-            lines.append(f"  skipped {len(self.skipped)} unreadable file(s)")
+            lines.append(f"  skipped {len(self.skipped)} unreadable file(s): "
+                         f"{describe_skipped(self.skipped)}")
         return "\n".join(lines)
 
     def subset(self, per_class: int | None, seed: int = 0) -> DatasetSplits:
@@ -98,25 +106,67 @@ class DatasetSplits:
 
 
 def is_image_file(path: Path) -> bool:
-    suffix_ok = path.suffix.lower() in IMG_EXTENSIONS
-    return suffix_ok and path.is_file() and not path.name.startswith(".")
+    """Whether ``path`` is named like an image file (a broken symbolic link counts: the scan
+    reports it instead of losing it silently)."""
+    path = Path(path)
+    if path.suffix.lower() not in IMG_EXTENSIONS or path.name.startswith("."):
+        return False
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
+def unreadable_reason(path) -> str | None:
+    """Why the image file at ``path`` cannot be used for training, or ``None`` if it can.
+
+    Cheap for the usual file: Pillow's ``verify()`` reads the structure without decoding the
+    pixels. A truncated JPEG passes ``verify()`` (and would stop training when the loader
+    reaches it), so a JPEG that does not end with its end-of-image marker is also decoded,
+    at 1/8 scale; a JPEG with data after the marker (some phones append some) decodes fine.
+    """
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        return f"broken symbolic link (to {os.readlink(path)})"
+    try:
+        with Image.open(path) as img:
+            image_format = img.format
+            img.verify()
+        if image_format == "JPEG" and not _ends_with_jpeg_marker(path):
+            with Image.open(path) as img:
+                img.draft("RGB", (1, 1))  # the smallest scale the decoder offers
+                img.load()
+    except Image.DecompressionBombError as err:
+        return f"over Pillow's decompression-bomb limit ({err})"
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        reason = "truncated" if "truncated" in str(err) else "corrupt or not an image"
+        return f"{reason} ({type(err).__name__}: {err})"
+    return None
 
 
 def is_readable(path: Path) -> bool:
-    try:
-        with Image.open(path) as img:
-            img.verify()
-        return True
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        return False
+    """Whether the image file at ``path`` can be used (see :func:`unreadable_reason`)."""
+    return unreadable_reason(path) is None
+
+
+def _ends_with_jpeg_marker(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - 64))
+        return f.read().rstrip(b"\0").endswith(b"\xff\xd9")
+
+
+def describe_skipped(skipped: dict[str, str], examples: int = 3) -> str:
+    """A short account of skipped files: counts per kind of reason and a few examples."""
+    kinds = Counter(reason.split(" (")[0] for reason in skipped.values())
+    counts = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    shown = "; ".join(f"{path}: {reason}" for path, reason in list(skipped.items())[:examples])
+    return f"{counts}; e.g. {shown}"
 
 
 def scan_image_folder(root, verify: bool = True):
     """Scan ``root/<class>/<image>`` and return ``(classes, samples, skipped)``.
 
-    Unreadable or corrupt images are skipped with a warning and listed in ``skipped``. Raises
-    :class:`DataError` with a clear message for a missing folder, no class folders, empty
-    classes, or fewer than two classes.
+    Unreadable images (corrupt, truncated, broken symbolic links, over Pillow's
+    decompression-bomb limit) are skipped with a warning and returned in ``skipped``, a dict
+    ``{path: reason}``. Raises :class:`DataError` with a clear message for a missing folder, no
+    class folders, empty classes, or fewer than two classes.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
@@ -132,11 +182,15 @@ def scan_image_folder(root, verify: bool = True):
             f"No class folders in {str(root)!r}. Expected an ImageFolder layout: "
             f"<root>/<class_name>/<image>.jpg, one folder per class.{hint}"
         )
-    classes, samples, skipped, empty = [], [], [], []
+    classes, samples, skipped, empty = [], [], {}, []
     for class_dir in class_dirs:
-        files = sorted(p for p in class_dir.rglob("*") if is_image_file(p))
-        good = [p for p in files if not verify or is_readable(p)]
-        skipped += [str(p) for p in sorted(set(files) - set(good))]
+        good = []
+        for p in sorted(p for p in class_dir.rglob("*") if is_image_file(p)):
+            reason = unreadable_reason(p) if verify else None
+            if reason is None:
+                good.append(p)
+            else:
+                skipped[str(p)] = reason
         if not good:
             empty.append(class_dir.name)
             continue
@@ -145,7 +199,7 @@ def scan_image_folder(root, verify: bool = True):
         samples += [(str(p), label) for p in good]
     if skipped:
         warnings.warn(
-            f"Skipped {len(skipped)} unreadable image(s) in {root}, e.g. {skipped[0]}",
+            f"Skipped {len(skipped)} unreadable image(s) in {root}: {describe_skipped(skipped)}",
             stacklevel=2,
         )
     if empty:
@@ -215,7 +269,7 @@ def load_image_folder(data_dir, val_fraction: float = 0.15, test_fraction: float
     for name in ("val", "test"):
         if name in present:
             split_classes, parts[name], more = scan_image_folder(root / name, verify)
-            skipped += more
+            skipped.update(more)
             unknown = set(split_classes) - set(classes)
             if unknown:
                 raise DataError(f"{root / name} has classes not in train: {sorted(unknown)}")
@@ -241,9 +295,43 @@ def _carve(samples, fraction, seed):
 # --------------------------------------------------------------------------------------------
 
 
+#: The network's input size (pixels) when a chapter's ``image_size`` is None, by chapter:
+#: (generated images, real photos). Generated images are small, so that a CPU trains on them
+#: often. Real photos: the native 224 px where one network trains (04), 128 px where many train
+#: (02, 03, 05), and chapter 06 at chapter 05's size, because its job reuses chapter 05's
+#: detector.
+IMAGE_SIZES = {"02": (64, 128), "03": (64, 128), "04": (96, 224), "05": (64, 128),
+               "06": (64, 128)}
+
+
+def is_real_photos(source: str, data_dir=None) -> bool:
+    """Whether a chapter's data are photos (``data_dir`` or a download), not generated."""
+    return bool(data_dir) or source in DOWNLOAD_SOURCES or source == "folder"
+
+
+def choose_image_size(image_size: int | None, *, chapter: str, source: str,
+                      data_dir=None) -> tuple[int, str]:
+    """The network's input size for a chapter, and why: ``image_size`` if set, else the
+    right size for the data (:data:`IMAGE_SIZES`: real photos larger than generated images).
+    """
+    if image_size is not None:
+        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+            raise ValueError(f"image_size must be a whole number of pixels or None (the right "
+                             f"size for the data); got {image_size!r}.")
+        return image_size, "set in the parameters"
+    if chapter not in IMAGE_SIZES:
+        raise ValueError(f"No default image size for chapter {chapter!r}; chapters "
+                         f"{', '.join(IMAGE_SIZES)} have one. Set image_size.")
+    generated, real = IMAGE_SIZES[chapter]
+    if is_real_photos(source, data_dir):
+        return real, f"chapter {chapter}'s size for real photos"
+    return generated, f"chapter {chapter}'s size for generated images"
+
+
 def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DATA_ROOT,
-                 image_size: int = 128, n_per_class: int = 60, seed: int = 0,
-                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> DatasetSplits:
+                 render_size: int = 128, n_per_class: int = 60, seed: int = 0,
+                 val_fraction: float = 0.15, test_fraction: float = 0.15, *,
+                 image_size: int | None = None) -> DatasetSplits:
     """Get a dataset as :class:`DatasetSplits`, whatever its source.
 
     Args:
@@ -251,10 +339,17 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
             treated as ``"folder"``.
         data_dir: an ImageFolder root of your own photos (may contain train/val/test).
         data_root: where generated and downloaded data are stored (``data/`` by default).
-        image_size: size (pixels) at which synthetic images are rendered.
+        render_size: size (pixels) at which generated images are drawn; photos keep theirs.
+            Not the network's input size (``make_transform(image_size)`` sets that).
         n_per_class: synthetic images per class, before splitting.
         seed: seeds the synthetic generator and the split.
+        image_size: the former name of ``render_size`` (deprecated).
     """
+    if image_size is not None:
+        warnings.warn("load_dataset(image_size=...) is now render_size=...: the size generated "
+                      "images are drawn at, not the network's input size.", DeprecationWarning,
+                      stacklevel=2)
+        render_size = image_size
     if data_dir:
         return load_image_folder(data_dir, val_fraction, test_fraction, seed)
     if source not in SOURCES:
@@ -263,24 +358,24 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
         raise DataError("source='folder' needs data_dir: the path of your ImageFolder root.")
     data_root = Path(data_root)
     if source in SYNTHETIC_SOURCES:
-        root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, image_size,
+        root = synthetic_dataset(SYNTHETIC_SOURCES[source], data_root, render_size,
                                  n_per_class, seed)
         return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
     if source in APPLICATION_SOURCES:
-        root = application_dataset(APPLICATION_SOURCES[source], data_root, image_size,
+        root = application_dataset(APPLICATION_SOURCES[source], data_root, render_size,
                                    n_per_class, seed)
         return load_image_folder(root, val_fraction, test_fraction, seed, verify=False)
     root = download_dataset(source, data_root)
     return load_image_folder(root, val_fraction, test_fraction, seed)
 
 
-def synthetic_dataset(kind: str, data_root=DATA_ROOT, image_size: int = 128,
+def synthetic_dataset(kind: str, data_root=DATA_ROOT, render_size: int = 128,
                       n_per_class: int = 60, seed: int = 0) -> Path:
-    """Generate (once) and return the folder of a synthetic dataset."""
+    """Generate (once) and return the folder of a synthetic dataset drawn at ``render_size``."""
     from offline import synthetic
 
-    out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{image_size}px_n{n_per_class}"
-    return synthetic.generate(kind, out, n_per_class=n_per_class, size=image_size, seed=seed)
+    out = Path(data_root) / "synthetic" / f"{kind}_s{seed}_{render_size}px_n{n_per_class}"
+    return synthetic.generate(kind, out, n_per_class=n_per_class, size=render_size, seed=seed)
 
 
 def application_classes(case: str) -> tuple[str, ...]:
@@ -293,14 +388,14 @@ def application_classes(case: str) -> tuple[str, ...]:
     return applications.CASES[case]
 
 
-def application_dataset(case: str, data_root=DATA_ROOT, image_size: int = 64,
+def application_dataset(case: str, data_root=DATA_ROOT, render_size: int = 64,
                         n_per_class: int = 40, seed: int = 0) -> Path:
     """Generate (once) and return the folder of one of chapter 07's applications."""
     from offline import applications
 
     application_classes(case)  # a clear error for an unknown case
-    out = Path(data_root) / "applications" / f"{case}_s{seed}_{image_size}px_n{n_per_class}"
-    return applications.generate(case, out, n_per_class=n_per_class, size=image_size,
+    out = Path(data_root) / "applications" / f"{case}_s{seed}_{render_size}px_n{n_per_class}"
+    return applications.generate(case, out, n_per_class=n_per_class, size=render_size,
                                  seed=seed)
 
 
@@ -351,7 +446,12 @@ def download_dataset(source: str, data_root=DATA_ROOT) -> Path:
 
 
 def load_rgb(path, *, short_side: int | None = None) -> Image.Image:
-    """Open an image file as RGB, with a clear error if it cannot be decoded.
+    """Open an image file (a path or a binary file object) as an upright RGB image.
+
+    Upright: a photo whose camera stored it sideways with an EXIF orientation tag is turned
+    the way the camera meant (:func:`PIL.ImageOps.exif_transpose`), as photo viewers show it.
+    Other colour modes become RGB by :func:`to_rgb`. A file that cannot be decoded raises
+    :class:`DataError` with the path and the reason.
 
     With ``short_side``, the image is shrunk so that its shorter side is ``short_side`` pixels
     (never enlarged). A JPEG is then decoded at reduced scale (``Image.draft``: the decoder
@@ -359,21 +459,52 @@ def load_rgb(path, *, short_side: int | None = None) -> Image.Image:
     """
     try:
         with Image.open(path) as img:
-            if short_side is None:
-                return img.convert("RGB")
-            scale = short_side / min(img.size)
-            if scale < 1:
-                # draft picks the smallest JPEG scale (1/2, 1/4, 1/8) still >= the requested size
-                img.draft("RGB", (math.ceil(img.size[0] * scale), math.ceil(img.size[1] * scale)))
-            img = img.convert("RGB")
-            width, height = img.size
-            if min(width, height) > short_side:  # the sizes torchvision's Resize would pick
-                size = ((short_side, int(short_side * height / width)) if width <= height
-                        else (int(short_side * width / height), short_side))
-                img = img.resize(size, Image.Resampling.BICUBIC)
-            return img
-    except (OSError, UnidentifiedImageError) as err:
-        raise DataError(f"Cannot read image {str(path)!r}: {err}") from err
+            if short_side is not None:
+                scale = short_side / min(img.size)
+                if scale < 1:  # the smallest JPEG scale (1/2, 1/4, 1/8) >= the requested size
+                    img.draft("RGB", (math.ceil(img.size[0] * scale),
+                                      math.ceil(img.size[1] * scale)))
+            img = to_rgb(ImageOps.exif_transpose(img))  # decodes (at the draft scale)
+    except Image.DecompressionBombError as err:
+        raise DataError(f"Cannot read image {_name(path)}: over Pillow's decompression-bomb "
+                        f"limit ({err})") from err
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+        raise DataError(f"Cannot read image {_name(path)}: {err}") from err
+    width, height = img.size
+    if short_side is not None and min(width, height) > short_side:
+        # the sizes torchvision's Resize would pick
+        size = ((short_side, int(short_side * height / width)) if width <= height
+                else (int(short_side * width / height), short_side))
+        img = img.resize(size, Image.Resampling.BICUBIC)
+    return img
+
+
+def _name(path) -> str:
+    return repr(str(path)) if isinstance(path, str | os.PathLike) else "(file object)"
+
+
+#: 16-bit and 32-bit integer greyscale modes (16-bit PNG and TIFF files open as one of these)
+_WIDE_GREY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """``img`` as 8-bit RGB, whatever its mode.
+
+    16-bit greyscale keeps its range (65535 becomes 255; a plain conversion clips every value
+    above 255 to white). Transparent pixels (RGBA, LA, palette images with a transparent
+    colour) become white, as an image viewer shows them on a white page. Greyscale, CMYK and
+    palette images convert as Pillow converts them.
+    """
+    if img.mode == "RGB":
+        return img
+    if img.mode in _WIDE_GREY_MODES:
+        grey = np.clip(np.asarray(img, dtype=np.int64), 0, 65535) >> 8
+        return Image.fromarray(grey.astype(np.uint8)).convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")
 
 
 PRESIZE_MEMORY_MB = 1024  # presized copies one dataset keeps in memory; the rest go to disk
@@ -437,13 +568,16 @@ class ImageListDataset(Dataset):
         return [label for _, label in self.samples]
 
 
-def presize_for(image_size: int, crop_pct: float = 0.875) -> int:
-    """The short side to keep in memory for training and evaluating at ``image_size``.
+def presize_for(image_size: int, backbone: str | None = None) -> int:
+    """The short side to keep in memory for training and evaluating ``backbone`` at ``image_size``.
 
-    Evaluation resizes the short side to ``image_size / crop_pct`` before its centre crop, so
-    a copy of exactly that size changes nothing there; random crops take their area from it.
+    Evaluation resizes the short side to ``image_size / crop_pct`` (the backbone's, see
+    :meth:`utils.models.Preprocessing.resize_for`) before its centre crop, so a copy of exactly
+    that size changes nothing there; random crops take their area from it.
     """
-    return round(image_size / crop_pct)
+    from .models import DEFAULT_BACKBONE, preprocessing  # timm and torchvision: load on use
+
+    return preprocessing(backbone or DEFAULT_BACKBONE).resize_for(image_size)
 
 
 def sample_batch(samples, n: int = 16, seed: int = 0, transform=None):

@@ -20,9 +20,10 @@ from .data import load_rgb
 
 DECODED_CACHE_MB = 256  # in-memory budget for decoded, resized images (0 turns the cache off)
 #: How evaluation images are decoded: JPEGs at reduced scale (``Image.draft``) when the
-#: evaluation resize shrinks them by half or more. Part of the embedding cache key, since the
-#: pixels differ slightly from a full decode.
-DECODE = "draft-v1"
+#: evaluation resize shrinks them by half or more, and turned upright by their EXIF orientation
+#: (:func:`utils.data.load_rgb`). Part of the embedding cache key, since the pixels differ
+#: slightly from a full decode (and, for a photo stored sideways, from earlier versions).
+DECODE = "draft-exif-v2"
 
 
 _DETERMINISTIC_STEPS = (T.Resize, T.CenterCrop)

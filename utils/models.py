@@ -49,6 +49,10 @@ class Preprocessing:
     crop_pct: float
     image_size: int
 
+    def resize_for(self, image_size: int) -> int:
+        """The short side to resize to before the centre crop of ``image_size`` pixels."""
+        return round(image_size / self.crop_pct)
+
 
 @cache
 def imagenet_categories() -> tuple[str, ...]:

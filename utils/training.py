@@ -22,6 +22,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from .env import progress
 from .models import parameter_groups, train_mode
+from .precision import (  # noqa: F401  (re-exported: the chapters call training.resolve_precision)
+    BF16_CPU_TRAIN_MIN_SIZE,
+    PRECISIONS,
+    autocast,
+    cpu_has_native_bf16,
+    resolve_precision,
+    set_precision,
+)
 
 
 def set_seed(seed: int) -> None:
@@ -73,11 +81,12 @@ class EvalResult:
 
 
 # chapter 02
-def evaluate(model: nn.Module, loader, device="cpu") -> EvalResult:
+def evaluate(model: nn.Module, loader, device="cpu", precision=None) -> EvalResult:
     """Accuracy and mean loss of `model` on every batch of `loader`, with its predictions."""
     model.eval().to(device, memory_format=torch.channels_last)
+    precision = resolve_precision(precision, device=device)  # "auto": bf16 where it pays
     losses, probs, labels = [], [], []
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(precision, device):
         for x, y in loader:
             logits = model(to_device(x, device)).float().cpu()
             losses.append(nn.functional.cross_entropy(logits, y, reduction="sum").item())
@@ -90,17 +99,27 @@ def evaluate(model: nn.Module, loader, device="cpu") -> EvalResult:
 
 
 # chapter 02
-def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None,
-                    device="cpu") -> tuple[float, float]:
-    """One pass of gradient steps over `loader`; returns (mean loss, accuracy) on the way."""
+def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None, device="cpu",
+                    precision="fp32", scaler=None) -> tuple[float, float]:
+    """One pass of gradient steps over `loader`; returns (mean loss, accuracy) on the way.
+
+    `precision` "bf16"/"fp16" runs the forward pass under autocast; the weights, BatchNorm's
+    statistics and the loss stay fp32. "fp16" needs a `torch.amp.GradScaler` as `scaler`.
+    """
     total_loss, correct, seen = 0.0, 0, 0
     for x, y in loader:
         x, y = to_device(x, device), y.to(device)
-        logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y)
+        with autocast(precision, device):  # fp32 does nothing here
+            logits = model(x)
+        loss = nn.functional.cross_entropy(logits.float(), y)  # the loss in fp32
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:  # fp16: scale the loss up so small gradients do not round to zero
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)  # unscales; skips the step if a gradient overflowed
+            scaler.update()
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(y)
@@ -115,37 +134,46 @@ class FitResult:
     history: pd.DataFrame  # one row per epoch; epoch 0 is the model before training
     best_epoch: int
     best_val_acc: float
+    precision: str = "fp32"  # what the training steps ran in (see resolve_precision)
 
 
 # chapter 02
 def fit(model: nn.Module, train_loader, val_loader, *, epochs: int, lr_head: float,
         lr_body: float, weight_decay: float = 1e-4, keep_bn_stats: bool = False, device="cpu",
-        desc: str = "training") -> FitResult:
+        precision: str | None = None, desc: str = "training",
+        keep_best: bool = True) -> FitResult:
     """AdamW with a cosine schedule; keeps the epoch with the best validation accuracy.
 
     Epoch 0, the model as it came in, is a candidate too: training never hands back a
     model that is worse on validation than its starting point. `keep_bn_stats=True` keeps
     the pretrained BatchNorm statistics while fine-tuning (see `train_mode`); leave it off
-    when training from scratch, where the statistics are not pretrained.
+    when training from scratch, where the statistics are not pretrained. `keep_best=False`
+    keeps the last epoch instead, whatever validation says. `precision`: "fp32", "bf16",
+    "fp16" (CUDA), "auto" (see `resolve_precision`; on a CPU it depends on the image size,
+    read here from the first validation batch) or None (`set_precision`'s).
     """
     model.to(device, memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+    size = next(iter(val_loader))[0].shape[-1] if precision in ("auto", None) else None
+    precision = resolve_precision(precision, device=device, image_size=size, training=True)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     optimizer = torch.optim.AdamW(parameter_groups(model, lr_head, lr_body),
                                   weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(train_loader))
-    val = evaluate(model, val_loader, device)
+    val = evaluate(model, val_loader, device, precision)
     rows = [dict(epoch=0, train_loss=math.nan, train_acc=math.nan, val_loss=val.loss,
                  val_acc=val.accuracy, seconds=0.0)]
     best_acc, best_epoch, best_state = val.accuracy, 0, copy.deepcopy(model.state_dict())
     for epoch in progress(range(1, epochs + 1), desc=desc):
         start = time.perf_counter()
         train_mode(model, keep_bn_stats=keep_bn_stats)  # frozen BatchNorm stays in eval mode
-        train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, device)
-        val = evaluate(model, val_loader, device)
+        train_loss, train_acc = train_one_epoch(model, train_loader, optimizer, scheduler, device,
+                                                precision, scaler)
+        val = evaluate(model, val_loader, device, precision)
         rows.append(dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc,
                          val_loss=val.loss, val_acc=val.accuracy,
                          seconds=time.perf_counter() - start))
-        if val.accuracy > best_acc:
+        if val.accuracy > best_acc or not keep_best:
             best_acc, best_epoch = val.accuracy, epoch
             best_state = copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
-    return FitResult(pd.DataFrame(rows).set_index("epoch"), best_epoch, best_acc)
+    return FitResult(pd.DataFrame(rows).set_index("epoch"), best_epoch, best_acc, precision)

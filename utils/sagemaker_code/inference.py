@@ -38,13 +38,20 @@ Errors
     Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
     ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
 
-Dependencies: torch, torchvision and pillow (in the PyTorch serving container), timm (the
-inference ``requirements.txt``) and three files of the course package ``utils``
-(``__init__.py``, ``models.py``, ``checkpoint.py``, copied next to this file in the model's
-``code/`` folder). ``model_fn`` loads the model with ``utils.checkpoint.load_checkpoint`` and
-preprocesses with ``utils.checkpoint.make_transform``: the same code that training and the
-chapters use, so serving cannot drift from training. No pretrained weights are needed: they are
-all in ``model.pt`` (and ``detector.pt``).
+Dependencies: torch, torchvision, pillow, numpy and scikit-learn (in the PyTorch serving
+container), timm (the inference ``requirements.txt``) and four files of the course package
+``utils`` (``__init__.py``, ``models.py``, ``checkpoint.py``, ``data.py``, copied next to this
+file in the model's ``code/`` folder, with ``precision.py``). ``model_fn`` loads the model with
+``utils.checkpoint.load_checkpoint``, opens each photo with ``utils.data.load_rgb`` (EXIF
+orientation applied, as in the notebooks) and preprocesses with
+``utils.checkpoint.make_transform``: the same code that training and the chapters use, so
+serving cannot drift from training. No pretrained weights are needed: they are all in
+``model.pt`` (and ``detector.pt``).
+
+Precision: the forward pass runs under bf16 autocast where the instance computes bf16
+natively (a GPU with bf16, a CPU with AMX or AVX512-BF16: ``utils.precision``'s rule for
+forward passes), else in fp32. The model's ``PRECISION`` environment variable overrides it
+(``fp32``, ``bf16``, ``fp16`` on a GPU); the reply does not change shape either way.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import base64
 import binascii
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -141,10 +149,14 @@ def model_fn(model_dir):
     if not path.is_file():
         raise FileNotFoundError(f"No {MODEL_FILE} in {str(model_dir)!r}: was the model trained "
                                 "with train.py?")
+    from utils.precision import resolve_precision
+
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    precision = resolve_precision(os.environ.get("PRECISION", "auto"), device=device)
     model, classes, meta = load_checkpoint(path, device)
     image_size = int(meta.get("image_size", 224))
     served = {"model": model, "classes": classes, "device": device, "image_size": image_size,
+              "precision": precision,
               "transform": make_transform(image_size, backbone=model.backbone)}
     if meta.get("detector"):
         served["model"], served["flower_index"] = _with_detector(model, meta["detector"],
@@ -193,13 +205,15 @@ def input_fn(request_body, content_type, context=None):
 
 def predict_fn(input_data, model, context=None):
     """Top-k species with probabilities for each image, and the detector's answer if any."""
+    from utils.precision import autocast
+
     if isinstance(input_data, _ErrorReply):
         return input_data
     classes, device = model["classes"], model["device"]
     k = min(input_data["k"], len(classes))
     batch = torch.stack([model["transform"](img) for img in input_data["images"]]).to(device)
     flower = model.get("flower_index")
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(model.get("precision", "fp32"), device):
         scores = model["model"](batch)
         if flower is not None:
             detector_scores, scores = scores
@@ -313,15 +327,18 @@ def _b64decode(item, index: int) -> bytes:
 
 
 def _open_image(data: bytes, what: str) -> Image.Image:
+    """The photo, upright and RGB, exactly as the notebooks load a file: ``utils.data.load_rgb``
+    (EXIF orientation applied, any colour mode converted)."""
+    from utils.data import DataError, load_rgb
+
     if not data:
         raise BadRequestError(f"The request body is empty: expected a photo ({what}).")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.convert("RGB")
-    except UnidentifiedImageError:
-        reason = "unrecognised or corrupt image data"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        reason = str(err) or type(err).__name__
+        return load_rgb(io.BytesIO(data))
+    except DataError as err:
+        cause = err.__cause__
+        reason = ("unrecognised or corrupt image data" if isinstance(cause, UnidentifiedImageError)
+                  else str(cause or err) or type(err).__name__)
     raise BadRequestError(f"Could not decode {what} as an image ({reason}). Send a JPEG or "
                           "PNG photo.")
 
