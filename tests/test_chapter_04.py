@@ -189,9 +189,10 @@ def test_a_pretrained_backbone_brings_its_size(executed):
 
 def test_int8_quantisation_shrinks_the_model_and_keeps_its_accuracy(executed):
     """Section 7b: int8 weights take about a quarter of the bytes; accuracy barely moves."""
-    q = executed("04")["quantization"]
+    m = executed("04")
+    q = m["quantization"]
     assert set(q) >= {"fp32_mb", "int8_mb", "fp32_ms", "int8_ms", "fp32_acc", "int8_acc"}
     assert q["int8_mb"] < 0.35 * q["fp32_mb"], q  # not converted: the size stays
-    # badly calibrated ranges (or none) cost far more than this
-    assert q["int8_acc"] >= q["fp32_acc"] - 0.08, q
+    # at most three test images lost (badly calibrated ranges, or none, cost far more)
+    assert q["int8_acc"] >= q["fp32_acc"] - 3 / m["n_test"] - 1e-9, q
     assert q["agreement"] >= 0.8, q
