@@ -15,7 +15,7 @@
    real-photo recipe at 224 px, feature extraction and fine-tuning, seeds 0 1 2, in fp32 and
    in ``"auto"`` (``benchmarks.recipes``), and the parity table (issue 23: parity means within
    one standard deviation or one test photo). Records go to ``OUT/recipes_gpu.jsonl``; append
-   them to ``benchmarks/recipes.jsonl`` to put them in the README's recipe table.
+   them to ``benchmarks/recipes.jsonl`` to put them in docs/real-photos.md's recipe table.
 
 Writes ``OUT/gpu_results.json`` and ``OUT/GPU_RESULTS.md`` (``--out``, default
 ``benchmarks/``): the GPU model, driver, torch and CUDA build, then each part's figures. On a
@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from benchmarks import recipes
-from benchmarks.run import _best_seconds, _forward_step, _train_step
+from benchmarks.run import forward_step, interleaved_best, train_step
 from utils import training
 
 HERE = Path(__file__).resolve().parent
@@ -83,13 +83,13 @@ def limits(device, sizes=(96, 128, 224), batch: int = 128, repeats: int = 3) -> 
         for label, channels_last, precision in SETTINGS:
             if precision == "bf16" and not torch.cuda.is_bf16_supported():
                 continue
-            steps[("forward", label)] = _forward_step(size, batch, device, channels_last,
+            steps[("forward", label)] = forward_step(size, batch, device, channels_last,
                                                       precision)
-            steps[("fwd+bwd", label)] = _train_step(size, batch, device, channels_last,
+            steps[("fwd+bwd", label)] = train_step(size, batch, device, channels_last,
                                                     precision)
         for step in steps.values():  # warm-up: cuDNN picks its kernels, autocast its casts
             step()
-        best = _best_seconds(steps, device, repeats)
+        best = interleaved_best(steps, device, repeats)
         for (kind, label), seconds in best.items():
             rows.append({"size": size, "batch": batch, "pass": kind, "setting": label,
                          "images_per_s": batch / seconds})

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.run import _best_seconds, _forward_step, _train_step
+from benchmarks.run import forward_step, interleaved_best, train_step
 from utils import checkpoint, data, decoding, features, models, training
 
 
@@ -58,13 +58,13 @@ def crossover(sizes, rounds: int = 3, batch: int = 32, device="cpu",
     steps = {}
     for size in sizes:
         for precision in ("fp32", "bf16"):
-            steps[(size, "forward", precision)] = _forward_step(size, batch, device,
+            steps[(size, "forward", precision)] = forward_step(size, batch, device,
                                                                 precision=precision)
-            steps[(size, "fwd+bwd", precision)] = _train_step(size, batch, device,
+            steps[(size, "fwd+bwd", precision)] = train_step(size, batch, device,
                                                               precision=precision)
     for step in steps.values():
         step()  # warm-up
-    best = best_seconds(steps, rounds, clock) if device.type == "cpu" else _best_seconds(
+    best = best_seconds(steps, rounds, clock) if device.type == "cpu" else interleaved_best(
         steps, device, rounds)
     rows = []
     for size in sizes:

@@ -92,10 +92,10 @@ def _sync(device: torch.device) -> None:
 def _throughput(step, n_images: int, device, repeats: int = 3) -> float:
     """Images per second of ``step()`` (best of ``repeats`` after one warm-up)."""
     step()
-    return n_images / _best_seconds({"step": step}, device, repeats)["step"]
+    return n_images / interleaved_best({"step": step}, device, repeats)["step"]
 
 
-def _forward_step(size: int, batch: int, device, channels_last=True, precision="fp32",
+def forward_step(size: int, batch: int, device, channels_last=True, precision="fp32",
                   n_images: int | None = None):
     """One forward pass over ``n_images`` random images (default: one batch) in batches, in
     ``precision`` ("fp32", "bf16", "fp16": autocast, see ``utils.training.autocast``)."""
@@ -117,11 +117,11 @@ def _forward_step(size: int, batch: int, device, channels_last=True, precision="
 def forward_limit(size: int, batch: int, device, channels_last=True,
                   precision="fp32") -> float:
     """Forward images/s of the body + head on random, pre-decoded tensors."""
-    return _throughput(_forward_step(size, batch, device, channels_last, precision), batch,
+    return _throughput(forward_step(size, batch, device, channels_last, precision), batch,
                        device)
 
 
-def _train_step(size: int, batch: int, device, channels_last=True, precision="fp32"):
+def train_step(size: int, batch: int, device, channels_last=True, precision="fp32"):
     """One full fine-tuning step (forward, fp32 loss, backward, AdamW) on random tensors;
     fp16 with a gradient scaler, as ``utils.training.fit`` does."""
     model = models.create_model(6).train().to(device)
@@ -151,11 +151,11 @@ def _train_step(size: int, batch: int, device, channels_last=True, precision="fp
 
 def train_limit(size: int, batch: int, device, channels_last=True, precision="fp32") -> float:
     """Forward+backward+update images/s of full fine-tuning on random tensors."""
-    step = _train_step(size, batch, device, channels_last, precision)
+    step = train_step(size, batch, device, channels_last, precision)
     return _throughput(step, batch, device, repeats=2)
 
 
-def _best_seconds(steps: dict, device, repeats: int) -> dict:
+def interleaved_best(steps: dict, device, repeats: int) -> dict:
     """Best time of each of ``steps`` over ``repeats`` rounds, the steps interleaved per round.
 
     Interleaving keeps the ratios fair when something else loads the machine for a while.
@@ -202,13 +202,13 @@ def pipeline(size: int, batch: int, device, n_per_class: int, workers: int, root
     extract(body, batch)  # warm-up
     extract(other, batch)
     # the limit runs over as many (random, pre-decoded) images as the pipeline, batched alike
-    step = _forward_step(size, batch, device, n_images=len(samples))
+    step = forward_step(size, batch, device, n_images=len(samples))
     step()
     cold()
     steps = {"limit": step, "cold": cold, "warm": lambda: extract(other)}
     if compare_workers is not None:
         steps["workers"] = lambda: cold(compare_workers)
-    best = _best_seconds(steps, device, repeats)
+    best = interleaved_best(steps, device, repeats)
     decoding.clear_decoded_cache()
     first_start = time.perf_counter()
     n_train = len(splits.train) if splits.val else len(samples) * 4 // 5
@@ -245,7 +245,7 @@ def finetune_throughput(splits, size: int, batch: int, device, workers: int,
     """
     ds = data.ImageListDataset(splits.train, checkpoint.make_transform(size, train=True),
                                presize=data.presize_for(size))
-    step = _train_step(size, batch, device)
+    step = train_step(size, batch, device)
     step()  # warm-up
     epochs = []
 
@@ -261,7 +261,7 @@ def finetune_throughput(splits, size: int, batch: int, device, workers: int,
 
     epoch()  # the first epoch: decodes and presizes every file
     first = epochs.pop()
-    best = _best_seconds({"limit": step, "finetune": epoch}, device, repeats)
+    best = interleaved_best({"limit": step, "finetune": epoch}, device, repeats)
     return {"train_limit": batch / best["limit"], "first_epoch": len(ds) / first,
             "finetune": len(ds) / min(epochs)}
 

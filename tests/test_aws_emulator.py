@@ -566,6 +566,7 @@ def test_the_endpoint_and_the_notebook_see_an_exif_rotated_photo_the_same_way(tm
                                        classes, k=3))
     assert max(abs(notebook[c] - sideways[c]) for c in classes) > 1e-4  # orientation matters
     monkeypatch.setenv("SAGEMAKER_PROGRAM", "inference.py")
+    monkeypatch.setenv("PRECISION", "fp32")  # the notebook's precision: compare like with like
     try:
         server = aws_emulator.ModelServer(model_dir)
         status, reply, _ = server.invoke(photo.read_bytes(), "image/jpeg", "application/json")

@@ -7,8 +7,9 @@ Each function or class marked ``# chapter NN`` here is written, identically, in 
   parameter groups, feature maps (chapters 01-03, 05).
 * :mod:`utils.training`: the epoch loop, evaluation and model selection (chapter 02), in the
   precision :mod:`utils.precision` chooses (fp32, or bf16 autocast where the hardware has it).
-* :mod:`utils.features`: embedding once and a linear head on the embeddings (chapter 02), with a
-  disk cache.
+* :mod:`utils.features`: embedding once and a linear head on the embeddings, and the two
+  together as one recipe, ``linear_probe`` (chapter 02), with a disk cache.
+* :mod:`utils.detector`: chapter 05's recipe for a general detector (``train_detector``).
 * :mod:`utils.checkpoint`: the preprocessing and the checkpoint shared by training and serving
   (chapters 01, 04).
 * :mod:`utils.initialisation`: the four answers to the cat-breed question (chapter 03).
