@@ -66,12 +66,12 @@ def _headline(chapter: str, m: dict) -> str:
         if "max_prob_gap" in m:
             parts.append(f"endpoint vs local model {float(m['max_prob_gap']):.1e}")
         return "; ".join(parts)
-    if chapter == "08":
-        return "synthetic recomputations (no real-photo preset)"
     if chapter == "07":
         cases = m.get("cases") or {}
         return "generated images (no real-photo preset): transfer " + ", ".join(
             f"{k} {_pct(v.get('transfer'))}" for k, v in cases.items())
+    if chapter == "08":
+        return "reads chapters 01-07's metrics (no training, no real-photo preset)"
     return "-"
 
 

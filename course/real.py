@@ -52,7 +52,8 @@ def parameters(chapter: str, photos: RealPhotos) -> dict:
         "04": {**cats},
         "05": {**flowers},
         "06": {**flowers},  # its job trains on chapter 05's detector, at 05's size
-        "07": {},
+        "07": {},  # generated applications; its *_dir parameters take real folders
+        "08": {},  # the review reads the metrics of the runs above (runs_dir)
     }
     out = dict(presets.get(chapter, {}))
     if chapter in IMAGE_SIZES:  # the chapter's size for real photos, written out in the run

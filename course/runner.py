@@ -55,14 +55,19 @@ def run_notebook(path, parameters: dict | None = None, runs_dir=RUNS_DIR,
                  progress: bool = False) -> Path:
     """Execute one notebook with papermill; return the folder holding its outputs.
 
-    ``output_dir`` is set to ``runs_dir/<notebook name>`` unless given in ``parameters``. The
-    working directory is ``notebooks/``, as in JupyterLab, so relative paths behave the same.
+    ``output_dir`` is set to ``runs_dir/<notebook name>`` unless given in ``parameters``; a
+    notebook with a ``runs_dir`` parameter (the exam review) gets ``runs_dir``, so it reads the
+    metrics of the chapters run into the same folder. The working directory is ``notebooks/``,
+    as in JupyterLab, so relative paths behave the same.
     """
     import papermill
 
     path = Path(path)
     runs_dir = Path(runs_dir)
-    params = {"output_dir": str(runs_dir / path.stem), **(parameters or {})}
+    defaults = {"output_dir": str(runs_dir / path.stem)}
+    if "runs_dir" in papermill.inspect_notebook(str(path)):  # the review reads earlier runs
+        defaults["runs_dir"] = str(runs_dir)
+    params = {**defaults, **(parameters or {})}
     os.environ.setdefault("COURSE_HEADLESS", "1")  # the kernel inherits it: plain progress lines
     runs_dir.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(

@@ -1,4 +1,4 @@
-"""offline.applications: the generated images of chapter 08's three applications."""
+"""offline.applications: the generated images of chapter 07's three applications."""
 
 import json
 

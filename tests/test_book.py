@@ -274,7 +274,7 @@ def test_runner_builds_the_book_without_running(tmp_path, monkeypatch, capsys):
 
 
 # Chapters that teach by measuring, so their pages must show plots and tables: 00 (start here)
-# only checks the environment, and 07 (exam review) answers in words.
+# only checks the environment, and 08 (exam review) answers in words.
 EXPERIMENTS = {"01", "02", "03", "04", "05", "06"}
 
 

@@ -30,3 +30,10 @@ def test_pretrained_embeddings_cluster_new_classes(executed):
     assert m["knn_pretrained"] > m["knn_random"] + 0.25, m
     assert m["knn_pretrained"] > m["knn_color"] + 0.3, m
     assert m["knn_color"] < m["chance"] + 0.2, m
+
+
+def test_the_pretrained_body_brings_its_own_cue_preference(executed):
+    """Section 6: pretrained and random weights settle cue conflicts differently."""
+    bias = executed("01")["bias"]
+    for cue in ("shape vs texture", "shape vs colour"):
+        assert abs(bias["pretrained"][cue] - bias["random weights"][cue]) > 0.2, bias

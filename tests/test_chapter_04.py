@@ -167,3 +167,32 @@ def test_bf16_lesson_features_agree_and_accuracy_holds(executed):
         "forward": training.resolve_precision("auto", device="cpu"),
         "training": training.resolve_precision("auto", device="cpu",
                                                image_size=m["image_size"], training=True)}
+
+
+def test_the_pretrained_network_fixes_its_input(executed):
+    """Section 4: the normalisation and the channel count come with the weights."""
+    m = executed("04")
+    arch = m["architecture"]
+    # a normalisation other than the pretrained one costs accuracy, even under a trained head
+    assert min(arch["other_norm"], arch["no_norm"]) < arch["as_pretrained"], arch
+    assert "channels" in m["channel_error"], m["channel_error"]
+
+
+def test_a_pretrained_backbone_brings_its_size(executed):
+    """Section 7: the new head is a sliver of the model; architectures differ by orders."""
+    m = executed("04")
+    mb = {name: row["saved weights (MB)"] for name, row in m["sizes"].items()}
+    ours = next(v for k, v in mb.items() if "fine-tuned here" in k)
+    assert mb["ResNet-50 (the notes)"] > 5 * ours > 25 * mb["small custom CNN (from scratch)"], mb
+    assert m["head_share"] < 0.01
+
+
+def test_int8_quantisation_shrinks_the_model_and_keeps_its_accuracy(executed):
+    """Section 7b: int8 weights take about a quarter of the bytes; accuracy barely moves."""
+    m = executed("04")
+    q = m["quantization"]
+    assert set(q) >= {"fp32_mb", "int8_mb", "fp32_ms", "int8_ms", "fp32_acc", "int8_acc"}
+    assert q["int8_mb"] < 0.35 * q["fp32_mb"], q  # not converted: the size stays
+    # at most three test images lost (badly calibrated ranges, or none, cost far more)
+    assert q["int8_acc"] >= q["fp32_acc"] - 3 / m["n_test"] - 1e-9, q
+    assert q["agreement"] >= 0.8, q

@@ -77,3 +77,14 @@ def test_builtin_algorithm_as_the_exam_sees_it(executed):
     assert index == "0" and label.isdigit() and not path.startswith("/")
     assert all(row["instance"] == builtin["gpu_instance"] for row in builtin["cost_rows"])
     assert m["quiz_correct"] is True  # the default answer is B, as the notes set it
+
+
+def test_the_lst_configuration_has_a_valid_resize(executed, tmp_path):
+    """Section 8: jpg/png (.lst) input needs resize, larger than image_shape (fact sheet)."""
+    m = executed("05")
+    builtin = m["builtin"]
+    for task, hp in builtin["hyperparameters"].items():
+        _, height, width = (int(v) for v in hp["image_shape"].split(","))
+        assert int(hp["resize"]) > max(height, width), (task, hp)
+    assert "num_classes" in builtin["incremental_refusal"]
+    assert builtin["knobs"]["num_layers"]["AWS default"] == "152"

@@ -50,3 +50,16 @@ def test_from_scratch_catches_up_with_plentiful_data(executed):
     assert custom[-1] > m["cases"]["radiographs"]["chance"] + CUSTOM_OVER_CHANCE, p
     # more data helps the network designed for the task much more than it helps transfer
     assert custom[-1] - custom[0] > (transfer[-1] - transfer[0]) + 0.15, p
+
+
+def test_from_scratch_overfits_more_than_transfer(executed):
+    """Section 3b: the train - held-out gap of every layer from random weights vs a new head."""
+    over = executed("07")["overfitting"]
+    assert set(over) == {"defects", "plants", "radiographs"}
+    scratch = [arms["from scratch (every layer)"] for arms in over.values()]
+    transfer = [arms["transfer (new head only)"] for arms in over.values()]
+    mean_gap = [sum(a["gap"] for a in arm) / len(arm) for arm in (scratch, transfer)]
+    assert mean_gap[0] > mean_gap[1] + 0.1, over
+    # the head on pretrained features generalises better from the same images
+    for s, t in zip(scratch, transfer, strict=True):
+        assert t["held-out accuracy"] > s["held-out accuracy"], over

@@ -1,4 +1,4 @@
-"""utils.tradeoffs (chapter 07) and the architecture-flow figure of utils.plots."""
+"""utils.tradeoffs (chapters 04 and 07) and the architecture-flow figure of utils.plots."""
 
 import matplotlib
 
@@ -24,8 +24,33 @@ def test_model_size_and_latency_grow_with_the_model():
     small, big = nn.Linear(10, 10), nn.Linear(1000, 1000)
     assert 0 < tradeoffs.model_size_mb(small) < tradeoffs.model_size_mb(big)
     assert tradeoffs.model_size_mb(big) == pytest.approx(4.0, rel=0.05)  # 1M float32 weights
-    net = tradeoffs.small_cnn(3)
-    assert tradeoffs.latency_ms(net, image_size=32, repeats=2) > 0
+    nets = {"narrow": tradeoffs.small_cnn(3, width=4), "wide": tradeoffs.small_cnn(3, width=64)}
+    times = tradeoffs.latency_ms(nets, image_size=64, repeats=3)
+    assert set(times) == {"narrow", "wide"} and times["narrow"] < times["wide"], times
+
+
+def test_int8_quantisation_shrinks_the_weights_and_needs_calibration():
+    torch.manual_seed(0)
+    net = tradeoffs.small_cnn(3, width=32).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(32, 3, 32, 32)
+    int8 = tradeoffs.quantize_int8(net, [(x, None)], image_size=32)
+    assert tradeoffs.model_size_mb(int8) < 0.5 * tradeoffs.model_size_mb(net)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # untouched
+    with torch.inference_mode():
+        reference = net(x)
+
+        def error(model):
+            return ((model(x) - reference).abs().mean() / reference.abs().mean()).item()
+
+        good = error(int8)
+        # ranges recorded on images 100 times fainter clip every real activation
+        bad = error(tradeoffs.quantize_int8(net, [(x / 100, None)], image_size=32))
+    assert good < 0.1 and bad > 3 * good, (good, bad)
+    with pytest.raises(ValueError, match="calibration"):
+        tradeoffs.quantize_int8(net, [], image_size=32)
+    with pytest.raises(ValueError, match="not available"):
+        tradeoffs.quantize_int8(net, [(x, None)], image_size=32, backend="tpu")
 
 
 def test_bn_shift_is_small_for_matching_statistics_and_grows_with_distance():

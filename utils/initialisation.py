@@ -9,8 +9,8 @@ an ImageNet network, which weights do you load into which part of your classifie
 * ``"C"``: pretrained body, new random output layer (the answer);
 * ``"D"``: random body, pretrained output layer (the same rows as B).
 
-The exam review (chapter 07) reuses these to recompute the evidence. Blocks marked
-"chapter 03" are the same code as that chapter's ``#| export`` cells.
+Blocks marked "chapter 03" are the same code as that chapter's ``#| export`` cells; the exam
+review (chapter 08) reads that chapter's measured results instead of recomputing them.
 """
 
 from __future__ import annotations
