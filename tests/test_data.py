@@ -459,7 +459,3 @@ def test_render_size_is_the_size_generated_images_are_drawn_at(tmp_path):
                                n_per_class=8)
     with Image.open(splits.train[0][0]) as image:
         assert image.size == (40, 40)
-    with pytest.warns(DeprecationWarning, match="render_size"):
-        old = data.load_dataset("synthetic_flowers", data_root=tmp_path, image_size=40,
-                                n_per_class=8)
-    assert old.train == splits.train

@@ -330,8 +330,7 @@ def choose_image_size(image_size: int | None, *, chapter: str, source: str,
 
 def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DATA_ROOT,
                  render_size: int = 128, n_per_class: int = 60, seed: int = 0,
-                 val_fraction: float = 0.15, test_fraction: float = 0.15, *,
-                 image_size: int | None = None) -> DatasetSplits:
+                 val_fraction: float = 0.15, test_fraction: float = 0.15) -> DatasetSplits:
     """Get a dataset as :class:`DatasetSplits`, whatever its source.
 
     Args:
@@ -343,13 +342,7 @@ def load_dataset(source: str = "synthetic_flowers", data_dir=None, data_root=DAT
             Not the network's input size (``make_transform(image_size)`` sets that).
         n_per_class: synthetic images per class, before splitting.
         seed: seeds the synthetic generator and the split.
-        image_size: the former name of ``render_size`` (deprecated).
     """
-    if image_size is not None:
-        warnings.warn("load_dataset(image_size=...) is now render_size=...: the size generated "
-                      "images are drawn at, not the network's input size.", DeprecationWarning,
-                      stacklevel=2)
-        render_size = image_size
     if data_dir:
         return load_image_folder(data_dir, val_fraction, test_fraction, seed)
     if source not in SOURCES:
