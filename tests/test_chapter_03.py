@@ -4,9 +4,11 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-# margins on test accuracy that held on every seed (measured at the test parameters: B - A
-# 0.33 to 0.44, C - D 0.33 to 0.41 on seeds 0-2)
-B_OVER_A = 0.2
+# margins on test accuracy that held on every seed (measured at the test parameters, seeds 0-2:
+# B - A 0.33 to 0.44 and C - D 0.33 to 0.41 with fp32 forward passes; with precision "auto"
+# (bf16 forward passes on a CPU with AVX512-BF16, which also pick option B's ImageNet rows)
+# B - A 0.15 to 0.52 and C - D 0.30 to 0.41). 0.1 is 3 of the 27 test images.
+B_OVER_A = 0.1
 C_OVER_D = 0.2
 LOSS_FALL = 0.9  # a later epoch's training loss below this share of the first epoch's
 
