@@ -907,7 +907,11 @@ class ModelServer:
         ours = {k: sys.modules.pop(k) for k in list(sys.modules)
                 if k == "utils" or k.startswith("utils.")}
         sys.modules.pop(Path(program).stem, None)
-        sys.path.insert(0, str(code))
+        # In the container, code/ is the only place the program can come from: hide any other
+        # folder on this process's path that holds a file of that name (a test or a notebook
+        # may have put utils/sagemaker_code/ there), or a model without code/ would load it.
+        saved_path = list(sys.path)
+        sys.path[:] = [str(code)] + [p for p in saved_path if not (Path(p) / program).is_file()]
         # The toolkit's initialize() also prepends code/ to os.environ["PYTHONPATH"]: right in
         # a container, wrong here, where every later subprocess (a notebook kernel, a training
         # job) would import that copy of utils. Put the variable back as it was.
@@ -921,7 +925,7 @@ class ModelServer:
                 os.environ.pop("PYTHONPATH", None)
             else:
                 os.environ["PYTHONPATH"] = pythonpath
-            sys.path.remove(str(code))
+            sys.path[:] = saved_path
             for k in [k for k in sys.modules if k == "utils" or k.startswith("utils.")]:
                 del sys.modules[k]
             sys.modules.update(ours)

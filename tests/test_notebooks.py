@@ -27,8 +27,12 @@ def test_notebook_executes_and_writes_metrics(notebook, executed):
 
 def test_every_chapter_has_tests_that_read_its_metrics():
     """A new chapter brings assertions on what it measured, not only "it ran"."""
-    tests = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_chapter_*.py"))
-    read = set(re.findall(r"executed\(\"(\d\d)\"", tests))
+    read = set()
+    for path in Path(__file__).parent.glob("test_chapter_*.py"):
+        text = path.read_text()
+        read |= set(re.findall(r"executed\(\"(\d\d)\"", text))
+        if "load_metrics(" in text:  # runs its chapter itself (the review reads earlier runs)
+            read |= set(re.findall(r"\d\d", path.stem))
     assert {nb.name[:2] for nb in NOTEBOOKS} <= read, sorted(read)
 
 

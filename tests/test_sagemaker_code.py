@@ -515,11 +515,17 @@ def test_functions_raise_toolkit_errors_when_called_directly():
     assert info.value.status_code == 400 and "Could not decode" in info.value.message
 
 
-def test_endpoint_preprocesses_and_predicts_like_the_course(v3_run, endpoint):
+@pytest.mark.parametrize("precision", [None, "auto"])
+def test_endpoint_preprocesses_and_predicts_like_the_course(v3_run, endpoint, precision,
+                                                            monkeypatch):
     """inference.py holds no copy of the preprocessing or the checkpoint loading: what it serves
-    is utils.checkpoint's transform and model, so it answers what the model answers locally."""
+    is utils.checkpoint's transform and model, so it answers what the model answers locally
+    (exactly by default; with PRECISION=auto within bf16's rounding where the CPU has bf16)."""
     model_dir = v3_run["base"] / "model"
+    if precision:
+        monkeypatch.setenv("PRECISION", precision)
     served = inference.model_fn(model_dir)
+    assert (served["precision"] == "fp32") is (precision is None)
     model, classes, meta = load_checkpoint(model_dir / "model.pt")
     assert served["classes"] == classes and served["image_size"] == meta["image_size"] == 32
     transform = make_transform(meta["image_size"], backbone=model.backbone)
@@ -534,9 +540,12 @@ def test_endpoint_preprocesses_and_predicts_like_the_course(v3_run, endpoint):
     direct = inference.predict_fn(inference.input_fn(jpeg, "image/jpeg"), served)
     status, body, _ = endpoint(jpeg, "image/jpeg")
     assert status == 200
-    # the endpoint's forward pass runs in utils.precision's choice for this machine (bf16 on a
-    # CPU with native bf16): the same labels, probabilities within bf16's rounding
+    # the endpoint serves fp32 by default (its model sets no PRECISION): like the local model;
+    # "auto" picks bf16 on a CPU with native bf16: the same labels, probabilities within bf16's
+    # rounding
     tolerance = 1e-5 if served["precision"] == "fp32" else 1e-2
+    assert json.loads(body)["predictions"][0]["top_k"] == direct["predictions"][0]["top_k"] or (
+        precision is not None)
     for reply in (direct, json.loads(body)):
         top = reply["predictions"][0]["top_k"]
         assert [p["label"] for p in top] == [name for name, _ in local]

@@ -48,10 +48,12 @@ orientation applied, as in the notebooks) and preprocesses with
 serving cannot drift from training. No pretrained weights are needed: they are all in
 ``model.pt`` (and ``detector.pt``).
 
-Precision: the forward pass runs under bf16 autocast where the instance computes bf16
-natively (a GPU with bf16, a CPU with AMX or AVX512-BF16: ``utils.precision``'s rule for
-forward passes), else in fp32. The model's ``PRECISION`` environment variable overrides it
-(``fp32``, ``bf16``, ``fp16`` on a GPU); the reply does not change shape either way.
+Precision: by default the forward pass runs in fp32, so the endpoint answers exactly what the
+checkpoint you evaluated answers (chapter 06 compares the two). The model's ``PRECISION``
+environment variable opts in to reduced precision: ``auto`` (bf16 autocast where the instance
+computes bf16 natively, a GPU with bf16 or a CPU with AMX or AVX512-BF16: ``utils.precision``'s
+rule for forward passes; else fp32), ``bf16``, or ``fp16`` on a GPU. The reply does not change
+shape either way.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def model_fn(model_dir):
     from utils.precision import resolve_precision
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    precision = resolve_precision(os.environ.get("PRECISION", "auto"), device=device)
+    precision = resolve_precision(os.environ.get("PRECISION", "fp32"), device=device)
     model, classes, meta = load_checkpoint(path, device)
     image_size = int(meta.get("image_size", 224))
     served = {"model": model, "classes": classes, "device": device, "image_size": image_size,
