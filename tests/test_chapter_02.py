@@ -16,7 +16,7 @@ FT_OVER_FE = 0.0  # full fine-tuning's mean test accuracy minus feature extracti
 FT_IMPROVED_SEEDS = 2  # seeds (of 3) where fine-tuning beat its start on validation: 2
 GROUPED_OVER_SINGLE = 0.0  # per-group rates minus one rate, mean test accuracy of 3 seeds: +1.1
 BN_KEEP_OVER_UPDATE = 0.0  # epoch-1 validation change, kept minus updated statistics: +3.3
-LOSS_FALL = 0.85  # the scratch arm's lowest later-epoch loss / its first epoch's, mean of seeds: 0.76
+LOSS_FALL = 0.85  # scratch arm's lowest later-epoch loss / first epoch's, mean of seeds: 0.76
 
 
 def runs(m, arm):
