@@ -1,6 +1,6 @@
 """A general detector extended by transfer: chapter 05's recipe for building the detector.
 
-Chapter 05 plays an organisation that already owns a flower detector; chapters 06-08 need the
+Chapter 05 plays an organisation that already owns a flower detector; chapters 06 and 07 need the
 same detector (or the same kind of detector for other images) and build it with this one
 function. Blocks marked "chapter NN" are that chapter's ``#| export`` cells.
 """
