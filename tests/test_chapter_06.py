@@ -79,7 +79,7 @@ def test_the_job_and_the_endpoint_got_separate_requirements(m):
     assert "timm>=1.0" in training["requirements"]
     assert not any(r.startswith(("pandas", "scikit-learn", "torch")) for r in
                    training["requirements"] + serving["requirements"])
-    assert serving["utils"] == ["__init__.py", "checkpoint.py", "data.py", "models.py",
+    assert serving["utils"] == ["__init__.py", "checkpoint.py", "models.py", "photos.py",
                                 "precision.py"]
     assert "train.py" in training["files"] and "train.py" not in serving["files"]
 

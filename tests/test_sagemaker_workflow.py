@@ -415,7 +415,7 @@ def test_staging_for_inference_ships_only_what_serving_needs(tmp_path):
     serving = smw.stage_source(tmp_path / "serving", purpose="inference")
     assert {p.name for p in serving.iterdir()} == {"inference.py", "requirements.txt", "utils"}
     assert sorted(p.name for p in (serving / "utils").iterdir()) == [
-        "__init__.py", "checkpoint.py", "data.py", "models.py", "precision.py"]
+        "__init__.py", "checkpoint.py", "models.py", "photos.py", "precision.py"]
     needs = [line for line in (serving / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
     assert needs == ["timm>=1.0"]

@@ -30,10 +30,10 @@ NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "sm_*.py", "__pycache_
 
 #: What the endpoint's ``code/`` holds: the handler, its requirements (copied as
 #: ``requirements.txt``, the name the serving container installs) and the course modules it
-#: imports (``data.py`` for ``load_rgb``: numpy, scikit-learn and Pillow are in the image).
+#: imports (``photos.py`` for ``load_rgb``: numpy and Pillow are in the image).
 INFERENCE_FILES = ("inference.py",)
 INFERENCE_REQUIREMENTS = "requirements-inference.txt"
-INFERENCE_UTILS = ("__init__.py", "models.py", "checkpoint.py", "data.py", "precision.py")
+INFERENCE_UTILS = ("__init__.py", "models.py", "checkpoint.py", "photos.py", "precision.py")
 
 
 def stage_source(dest, *, purpose: str = "training") -> Path:

@@ -38,11 +38,11 @@ Errors
     Called directly, the functions raise :class:`RequestError` (a subclass of the toolkit's
     ``BaseInferenceToolkitError`` when ``sagemaker-inference`` is installed).
 
-Dependencies: torch, torchvision, pillow, numpy and scikit-learn (in the PyTorch serving
+Dependencies: torch, torchvision, pillow and numpy (in the PyTorch serving
 container), timm (the inference ``requirements.txt``) and four files of the course package
-``utils`` (``__init__.py``, ``models.py``, ``checkpoint.py``, ``data.py``, copied next to this
+``utils`` (``__init__.py``, ``models.py``, ``checkpoint.py``, ``photos.py``, copied next to this
 file in the model's ``code/`` folder, with ``precision.py``). ``model_fn`` loads the model with
-``utils.checkpoint.load_checkpoint``, opens each photo with ``utils.data.load_rgb`` (EXIF
+``utils.checkpoint.load_checkpoint``, opens each photo with ``utils.photos.load_rgb`` (EXIF
 orientation applied, as in the notebooks) and preprocesses with
 ``utils.checkpoint.make_transform``: the same code that training and the chapters use, so
 serving cannot drift from training. No pretrained weights are needed: they are all in
@@ -329,9 +329,9 @@ def _b64decode(item, index: int) -> bytes:
 
 
 def _open_image(data: bytes, what: str) -> Image.Image:
-    """The photo, upright and RGB, exactly as the notebooks load a file: ``utils.data.load_rgb``
+    """The photo, upright and RGB, exactly as the notebooks load a file: ``utils.photos.load_rgb``
     (EXIF orientation applied, any colour mode converted)."""
-    from utils.data import DataError, load_rgb
+    from utils.photos import DataError, load_rgb
 
     if not data:
         raise BadRequestError(f"The request body is empty: expected a photo ({what}).")
