@@ -223,7 +223,10 @@ def test_metric_lines_parse_with_the_regexes(v3_run):
         assert len(metrics[name]) == 2, name
     assert len(metrics["best_val_acc"]) == 1 and len(metrics["test_acc"]) == 1
     assert metrics["best_val_acc"][0] == max(metrics["val_acc"])
-    assert all(0 <= a <= 1 for a in metrics["val_acc"] + metrics["train_acc"])
+    # what CloudWatch would scrape is what the job recorded, epoch by epoch (to the log's digits)
+    history = json.loads((v3_run["base"] / "output" / "data" / "metrics.json").read_text())
+    for name in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert metrics[name] == pytest.approx([r[name] for r in history["history"]], abs=1e-6)
     assert {d["Name"] for d in METRIC_DEFINITIONS} >= {"val_acc", "train_loss"}
 
 
@@ -386,6 +389,20 @@ def jobs(flowers, tmp_path_factory):
         if job.proc.poll() is None:
             job.proc.kill()
             job.proc.wait()
+
+
+def test_more_processes_than_gpus_is_a_clear_error(monkeypatch):
+    """torchrun started with more processes per host than GPUs: the extra rank says so at
+    start-up, instead of failing later inside NCCL or piling onto GPU 0."""
+    import torch
+
+    from utils.sagemaker_code.launchers import Dist
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(RuntimeError, match="LOCAL_RANK=1 has no GPU of its own: this host has 1"):
+        Dist("auto")
 
 
 def test_ddp_two_processes_with_the_v3_torchrun_driver(jobs):

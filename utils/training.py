@@ -106,9 +106,12 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None, device=
     `precision` "bf16"/"fp16" runs the forward pass under autocast; the weights, BatchNorm's
     statistics and the loss stay fp32. "fp16" needs a `torch.amp.GradScaler` as `scaler`.
     """
-    total_loss, correct, seen = 0.0, 0, 0
+    # running sums stay on the device: reading a number (`.item()`) every step would make the
+    # CPU wait for the GPU each time, where it could be queueing the next batch instead
+    total_loss = torch.zeros((), device=device)
+    correct, seen = torch.zeros((), dtype=torch.long, device=device), 0
     for x, y in loader:
-        x, y = to_device(x, device), y.to(device)
+        x, y = to_device(x, device), to_device(y, device)
         with autocast(precision, device):  # fp32 does nothing here
             logits = model(x)
         loss = nn.functional.cross_entropy(logits.float(), y)  # the loss in fp32
@@ -122,10 +125,10 @@ def train_one_epoch(model: nn.Module, loader, optimizer, scheduler=None, device=
             scaler.update()
         if scheduler is not None:
             scheduler.step()
-        total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        total_loss += loss.detach() * len(y)
+        correct += (logits.argmax(1) == y).sum()
         seen += len(y)
-    return total_loss / seen, correct / seen
+    return total_loss.item() / seen, correct.item() / seen
 
 
 # chapter 02

@@ -237,6 +237,12 @@ class Dist:
         use_cuda = device_arg.startswith("cuda") or (
             device_arg == "auto" and torch.cuda.is_available())
         if use_cuda:
+            gpus = torch.cuda.device_count()
+            if self.local_rank >= gpus:  # torchrun --nproc-per-node larger than the GPUs
+                raise RuntimeError(
+                    f"Process LOCAL_RANK={self.local_rank} has no GPU of its own: this host has "
+                    f"{gpus} GPU(s). Start at most {gpus} process(es) per host (SageMaker's "
+                    "Torchrun starts one per GPU), or pass device=cpu.")
             self.device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(self.device)
         else:

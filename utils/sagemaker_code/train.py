@@ -310,6 +310,8 @@ def train(args, dist: Dist) -> dict:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):  # fp16: the loss scale it had reached
+            scaler.load_state_dict(state["scaler"])
         set_rng_states(state["rng"])
         start_epoch, history = state["epoch"] + 1, state["history"]
         if state.get("epochs") != args.epochs:
@@ -353,6 +355,7 @@ def train(args, dist: Dist) -> dict:
             save_atomically({"epoch": epoch, "epochs": args.epochs, "classes": classes,
                              "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "rng": rng_states(),
+                             "scaler": scaler.state_dict() if scaler is not None else None,
                              "history": history, "hyperparameters": hyperparameters(args)},
                             checkpoint_path)
         dist.barrier()
