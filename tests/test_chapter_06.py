@@ -138,7 +138,23 @@ def test_endpoint_answered_every_photo_with_top_k(m):
         assert {t["label"] for t in top} <= set(m["classes"])
         probs = [t["probability"] for t in top]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-5
-    assert 0 <= m["endpoint_acc"] <= 1
+
+
+# The deployed species model learned: at the test parameters (64 px, 16 flowers per species,
+# 3 epochs) the endpoint got 8 of 12 held-out photos right against 2 by chance. Broken with
+# COURSE_TEST_OVERRIDES='{"tuning_lrs": [0.0]}' (the served model is the best trial's).
+SPECIES_OVER_CHANCE = 3 / 12
+
+
+def test_the_endpoint_names_species_well_above_chance(m):
+    assert m["endpoint_acc"] >= m["chance"] + SPECIES_OVER_CHANCE, m["endpoint_acc"]
+
+
+def test_the_endpoint_is_exactly_as_accurate_as_the_model_evaluated_locally(m):
+    """What you deploy is what you evaluated: the same model.tar.gz run in the notebook gets
+    the same species accuracy, and the original detector the same flower-or-not accuracy."""
+    assert m["endpoint_acc"] == m["local_acc"]
+    assert m["flower_acc"] == m["local_flower_acc"]
 
 
 def test_endpoint_serves_the_trained_model_unchanged(m):
@@ -157,8 +173,18 @@ def test_one_request_answers_flower_and_species(m):
         assert 0 <= top["flower_probability"] <= 1
         assert top["is_flower"] is (top["flower_probability"] >= 0.5)
         assert top["answer"] == (top["label"] if top["is_flower"] else "no flower")
-    for name in ("flower_acc", "system_acc", "detector_acc"):
-        assert 0 <= m[name] <= 1
+
+
+def test_the_gated_answer_is_right_exactly_when_gate_and_species_are(m):
+    """The whole system's accuracy follows from its two heads: a flower photo is answered
+    right when the gate lets it through and the species is right, a photo without flowers
+    when the gate stops it. Counted from the replies and the true answers."""
+    replies = m["replies"] + m["no_flower_replies"]
+    right = sum(r["predictions"][0]["is_flower"] and r["predictions"][0]["label"] == truth
+                if truth != "no flower" else not r["predictions"][0]["is_flower"]
+                for r, truth in zip(replies, m["expected"], strict=True))
+    assert m["system_acc"] == pytest.approx(right / len(replies))
+    assert m["system_acc"] <= m["flower_acc"]  # a wrong gate is a wrong answer
 
 
 def test_the_endpoint_was_the_kind_asked_for(m):
@@ -194,9 +220,11 @@ def test_trials_got_the_trainers_checkpoint_config_on_this_sdk(m):
     assert m["trial_checkpoints"] is (Version(version("sagemaker-train")) >= Version("1.27.0"))
 
 
-def test_a_detector_passed_from_chapter_05_is_the_one_used(executed, tmp_path_factory):
+def test_a_detector_passed_from_chapter_05_is_the_one_used(m, executed, tmp_path_factory):
     """detector_checkpoint points at a saved detector: the chapter loads that file (and says
-    so) instead of building one, and the endpoint's flower answer is that detector's."""
+    so) instead of building one, and the endpoint's flower answer is that detector's. Passed
+    one with random weights, it tells flowers from the rest worse than the detector built
+    with chapter 05's recipe (pretrained body): at the test parameters 0.73 against 0.5."""
     from utils import checkpoint, models
 
     path = tmp_path_factory.mktemp("chapter05") / "flower_detector.pt"
@@ -205,6 +233,8 @@ def test_a_detector_passed_from_chapter_05_is_the_one_used(executed, tmp_path_fa
     given = executed("06", detector_checkpoint=str(path))
     assert given["detector_source"] == "chapter 05"
     assert given["max_flower_gap"] < 1e-4  # the endpoint ran exactly this detector
+    assert m["detector_acc"] >= given["detector_acc"] + 0.1, (m["detector_acc"],
+                                                              given["detector_acc"])
 
 
 def test_a_run_interrupted_midway_leaves_nothing_behind(executed):
@@ -212,8 +242,10 @@ def test_a_run_interrupted_midway_leaves_nothing_behind(executed):
     trials run (after the training job, with data, code and checkpoints in S3 and logs in
     CloudWatch): the tuning job and its trials are stopped, the clean-up hook deletes
     everything of the run, and what it found left afterwards (cleanup.json) is nothing."""
-    with pytest.raises(Exception, match="interrupt_at='tuning'"):
+    with pytest.raises(Exception) as stopped:
         executed("06", interrupt_at="tuning", tuning_stages=["0"])
+    # papermill's error holds the cell's exception; how much of it str() shows varies by version
+    assert "interrupt_at='tuning'" in f"{getattr(stopped.value, 'evalue', '')} {stopped.value}"
     (report,) = executed.base.glob("runs-06_sagemaker-*/06_sagemaker/cleanup.json")
     report = json.loads(report.read_text())
     cleaned = report["cleaned"]
