@@ -380,6 +380,11 @@ def _job_environment(base: Path, extra: dict, *, share: int = 1) -> dict[str, st
     # the job runs in the course's own environment: its `pip install -r requirements.txt`
     # (the SDK's driver, the training toolkit) checks the pins but must never change it
     env["PIP_DRY_RUN"] = "1"
+    # ... and it must not import the course's packages from the repository, which AWS's image
+    # does not have: container_site/sitecustomize.py refuses them as the container would
+    site = Path(__file__).resolve().parent / "container_site"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["COURSE_EMULATOR_REPOSITORY"] = str(Path(__file__).resolve().parent.parent)
     # no SM_CHECKPOINT_DIR: neither SageMaker nor the SDK sets one. A script finds its
     # checkpoints where CheckpointConfig's LocalPath says (default /opt/ml/checkpoints), which
     # it must be told (a hyperparameter), as on AWS
@@ -443,8 +448,9 @@ class _LogSink:
     def write(self, line: str) -> None:
         self.file.write(line)
         self.file.flush()
-        self.pending.append({"timestamp": int(time.time() * 1000),
-                             "message": line.rstrip("\n")})
+        if line.strip():  # CloudWatch refuses an empty message, and with it the whole batch
+            self.pending.append({"timestamp": int(time.time() * 1000),
+                                 "message": line.rstrip("\n")})
         if time.monotonic() - self.last_flush > 1.0:
             self.flush()
 

@@ -191,6 +191,31 @@ def test_a_job_whose_script_fails_reports_the_scripts_reason(emulator, sourcedir
     assert any("Data error" in e["message"] for e in events)
 
 
+def test_a_job_importing_the_course_from_outside_its_code_fails_as_on_aws(emulator, tmp_path):
+    """AWS's training image has nothing of the course: a script that imports ``offline``
+    without shipping it fails with ModuleNotFoundError, although the emulator's own Python
+    could import it from the repository. (The chapter's code ships what it imports: the
+    other jobs here run it.)"""
+    import tarfile
+
+    import boto3
+
+    (tmp_path / "train.py").write_text("import offline.progress  # not in the job's code\n")
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "train.py", arcname="train.py")
+    s3 = boto3.client("s3")
+    s3.upload_file(str(tmp_path / "sourcedir.tar.gz"), emulator.bucket, "u/sourcedir.tar.gz")
+    s3.put_object(Bucket=emulator.bucket, Key="u/data/a/x.txt", Body=b"unused")
+    sm = _create_job(emulator, f"s3://{emulator.bucket}/u/sourcedir.tar.gz", "imports-offline",
+                     f"s3://{emulator.bucket}/u/data")
+    job = _wait_for(sm, "imports-offline")
+    assert job["TrainingJobStatus"] == "Failed", job
+    log = "".join(e["message"] for e in boto3.client("logs").filter_log_events(
+        logGroupName=aws_emulator.LOG_GROUP, logStreamNamePrefix="imports-offline",
+        filterPattern="ModuleNotFoundError")["events"])
+    assert "No module named 'offline'" in log, job
+
+
 def test_stop_training_job_stops_a_running_job(emulator, sourcedir, tmp_path):
     """What the notebook calls when a training cell is interrupted: the job really stops."""
     import boto3

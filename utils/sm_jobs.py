@@ -26,6 +26,9 @@ CODE_FILES = ("train.py", "launchers.py", "inference.py", "metrics.py", "require
 
 #: Course modules a job does not need (the emulator runs beside the notebook, not in a job).
 NOT_SHIPPED = ("sagemaker_code", "sagemaker_workflow.py", "sm_*.py", "__pycache__")
+#: the one module of ``offline/`` that ``utils`` imports at the top (``utils.env``'s progress
+#: bar), shipped with the job's code: the training image has nothing of the course
+OFFLINE_SHIPPED = ("__init__.py", "progress.py")
 
 
 #: What the endpoint's ``code/`` holds: the handler, its requirements (copied as
@@ -41,11 +44,12 @@ def stage_source(dest, *, purpose: str = "training") -> Path:
 
     * training: ``train.py``, ``metrics.py``, ``inference.py``, the training
       ``requirements.txt`` and the course package ``utils/`` (``train.py`` imports
-      ``utils.models``, ``utils.data``, ``utils.training``, ``utils.checkpoint``); the job code
-      itself (``sagemaker_code/``) and the notebook-side ``sagemaker_workflow.py`` stay out.
+      ``utils.models``, ``utils.data``, ``utils.training``, ``utils.checkpoint``) with
+      ``offline/progress.py`` (the progress bar ``utils.env`` imports); the job code itself
+      (``sagemaker_code/``) and the notebook-side ``sagemaker_workflow.py`` stay out.
     * inference: ``inference.py``, ``requirements.txt`` holding only what serving needs (the
-      serving container installs the file of that name) and the three ``utils`` modules the
-      handler imports.
+      serving container installs the file of that name) and the ``utils`` modules the handler
+      imports.
 
     Inside a job (and in model.tar.gz's ``code/``) the scripts find ``utils`` next to
     themselves. The SageMaker SDK refuses a source folder under some system paths, ``/root``
@@ -63,6 +67,9 @@ def stage_source(dest, *, purpose: str = "training") -> Path:
         for name in CODE_FILES:
             shutil.copy2(code / name, dest / name)
         shutil.copytree(utils_dir, dest / "utils", ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+        (dest / "offline").mkdir()  # utils' progress bar lives there; the image lacks it
+        for name in OFFLINE_SHIPPED:
+            shutil.copy2(repo_root() / "offline" / name, dest / "offline" / name)
     else:
         for name in INFERENCE_FILES:
             shutil.copy2(code / name, dest / name)
