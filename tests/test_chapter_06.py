@@ -141,13 +141,17 @@ def test_endpoint_answered_every_photo_with_top_k(m):
 
 
 # The deployed species model learned: at the test parameters (64 px, 16 flowers per species,
-# 3 epochs) the endpoint got 8 of 12 held-out photos right against 2 by chance. Broken with
-# COURSE_TEST_OVERRIDES='{"tuning_lrs": [0.0]}' (the served model is the best trial's).
-SPECIES_OVER_CHANCE = 3 / 12
+# 3 epochs) the endpoint got 8 of 12 held-out photos right, 2 by chance. With the trials'
+# rate at 0 (COURSE_TEST_OVERRIDES='{"tuning_lrs": [0.0]}': the endpoint serves the best
+# trial's model) an untrained head on the detector's features got 5 of 12, and validation
+# 1 of 12: hence 6 of 12 (chance + 4) as the bar. The job's own loss (rate `lr`) must fall.
+SPECIES_OVER_CHANCE = 4 / 12
 
 
 def test_the_endpoint_names_species_well_above_chance(m):
-    assert m["endpoint_acc"] >= m["chance"] + SPECIES_OVER_CHANCE, m["endpoint_acc"]
+    assert m["endpoint_acc"] >= m["chance"] + SPECIES_OVER_CHANCE - 1e-9, m["endpoint_acc"]
+    losses = [r["train_loss"] for r in m["history"]]
+    assert losses[-1] < 0.5 * losses[0], losses  # 1.91 -> 0.25 at the test parameters
 
 
 def test_the_endpoint_is_exactly_as_accurate_as_the_model_evaluated_locally(m):
