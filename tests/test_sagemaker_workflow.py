@@ -74,7 +74,10 @@ def test_staged_source_holds_the_job_code_and_the_course_package(tmp_path):
     source = smw.stage_source(tmp_path / "src")
     names = {p.name for p in source.iterdir()}
     assert names == {"train.py", "launchers.py", "inference.py", "metrics.py", "requirements.txt",
-                     "utils"}
+                     "utils", "offline"}
+    # of offline/, only the progress bar utils imports: not the emulator or the generators
+    assert sorted(p.name for p in (source / "offline").iterdir()) == ["__init__.py",
+                                                                      "progress.py"]
     shipped = {p.name for p in (source / "utils").iterdir()}
     assert {"models.py", "data.py", "training.py", "checkpoint.py", "__init__.py"} <= shipped
     assert not {"sagemaker_code", "sagemaker_workflow.py", "aws_emulator.py",
