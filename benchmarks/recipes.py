@@ -187,12 +187,16 @@ def parity(path: Path = OUT) -> pd.DataFrame:
                                                 suffixes=("_fp32", "_auto"))
     if not len(pairs):
         return pd.DataFrame()
+    # the split is the same (seed 0) for both; records made before test counts were kept
+    # have none, so take whichever side has it
+    pairs["test_images"] = pairs[[c for c in ("test_images_fp32", "test_images_auto")
+                                  if c in pairs]].max(axis=1)
     out = pairs.groupby(key[:4]).agg(
         seeds=("seed", "nunique"), fp32_acc=("test_acc_fp32", "mean"),
         fp32_std=("test_acc_fp32", "std"), auto_acc=("test_acc_auto", "mean"),
         auto_used=("train_precision_auto", "first"),
         fp32_seconds=("seconds_fp32", "mean"), auto_seconds=("seconds_auto", "mean"),
-        test_images=("test_images_fp32", "max"))
+        test_images=("test_images", "max"))
     out["difference"] = out["auto_acc"] - out["fp32_acc"]
     one_photo = 1 / out["test_images"].where(out["test_images"] > 0)
     out["parity"] = (out["difference"].abs() <= out["fp32_std"].fillna(0)) | (

@@ -11,8 +11,10 @@ import torch
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _session_precision = "fp32"  # what precision=None means; a chapter sets it with set_precision
-#: On a CPU with native bf16, "auto" trains in bf16 only from this image size (pixels) on.
-BF16_CPU_TRAIN_MIN_SIZE = 160
+#: On a CPU with native bf16, "auto" would train in bf16 from this image size (pixels) on;
+#: ``None``: never (fp32 training), because bf16 fine-tuning cost accuracy on real photos
+#: (see :func:`resolve_precision`). ``precision="bf16"`` still trains in bf16 when asked.
+BF16_CPU_TRAIN_MIN_SIZE: int | None = None
 
 
 def cpu_has_native_bf16() -> bool:
@@ -39,8 +41,8 @@ def resolve_precision(precision: str | None = "auto", *, device, image_size: int
 
     * CUDA with bf16 support (Ampere or newer): ``"bf16"`` (no gradient scaler needed).
     * CPU with native bf16 (AMX or AVX512-BF16, see :func:`cpu_has_native_bf16`):
-      ``"bf16"`` for forward passes (embedding, evaluation); for training only from
-      :data:`BF16_CPU_TRAIN_MIN_SIZE` pixels on (``image_size``; unknown size: fp32).
+      ``"bf16"`` for forward passes (embedding, evaluation); ``"fp32"`` for training
+      (:data:`BF16_CPU_TRAIN_MIN_SIZE` is ``None``; a size there would train in bf16 from it on).
     * Anything else (CPU without bf16, CUDA without bf16, Apple MPS): ``"fp32"``.
 
     The measurements behind it: EfficientNet-Lite0 (the course's body + a new head),
@@ -59,9 +61,17 @@ def resolve_precision(precision: str | None = "auto", *, device, image_size: int
     224 px  x2.93 (noisy)          x1.28
     ======  =====================  =====================
 
-    So bf16 forward passes pay at every size, and bf16 training only from 160 px on (below it
-    the backward pass's bf16 kernels lose). Issue 23's figures on an Intel CPU with AMX agree:
-    forward x1.66 at 224 px and x1.58 at 96 px; forward+backward x1.45 at 224 px, x0.74 at 96.
+    So bf16 forward passes pay at every size, and bf16 training could only from 160 px on
+    (below it the backward pass's bf16 kernels lose). Issue 23's figures on an Intel CPU with
+    AMX agree: forward x1.66 at 224 px and x1.58 at 96 px; forward+backward x1.45 at 224 px,
+    x0.74 at 96.
+
+    Accuracy on real photos at 224 px, 3 seeds each, fp32 against bf16 (``python -m
+    benchmarks.recipes --parity``): feature extraction kept parity (flowers17 94.3% -> 93.8%,
+    one test photo of 204; cats12_sample 91.2% -> 90.3%, within one standard deviation), but
+    fine-tuning in bf16 lost 1.3 points on flowers17 (96.7% +- 0.7 -> 95.4% +- 0.7, about 3
+    photos), more than the seeds' spread, for x1.28 per step. So on a CPU "auto" trains in
+    fp32; bf16 training stays one setting away (``precision="bf16"``).
     """
     if precision is None:
         precision = _session_precision
@@ -85,7 +95,9 @@ def resolve_precision(precision: str | None = "auto", *, device, image_size: int
         return "fp32"
     if not training:
         return "bf16"
-    return "bf16" if image_size is not None and image_size >= BF16_CPU_TRAIN_MIN_SIZE else "fp32"
+    threshold = BF16_CPU_TRAIN_MIN_SIZE
+    return "bf16" if threshold is not None and image_size is not None and \
+        image_size >= threshold else "fp32"
 
 
 def autocast(precision: str, device):

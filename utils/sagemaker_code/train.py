@@ -45,9 +45,10 @@ Spot training
 
 Precision
     ``--precision`` (default ``auto``; ``utils.precision.resolve_precision``): bf16 autocast on
-    a GPU with bf16 (``ml.g5``, ``ml.p4d``...), and on a CPU with native bf16 for evaluation,
-    and for training from the measured image size on; fp32 elsewhere (``ml.g4dn``'s T4 has no
-    bf16: ``fp16`` is there for it, with a gradient scaler). The log says what it chose.
+    a GPU with bf16 (``ml.g5``, ``ml.p4d``...), and on a CPU with native bf16 for evaluation
+    only (training stays fp32 there: bf16 fine-tuning cost accuracy); fp32 elsewhere
+    (``ml.g4dn``'s T4 has no bf16: ``fp16`` is there for it, with a gradient scaler). The log
+    says what it chose.
 
 Data-parallel training
     Under ``torchrun`` or SageMaker's ``torch_distributed`` distribution (``WORLD_SIZE`` > 1),
