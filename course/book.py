@@ -117,7 +117,7 @@ HEADLINES = {
     "04": lambda m: (f"feature extraction {_pct(m['fe_test_acc'])}, fine-tuned "
                      f"{_pct(m['ft_test_acc'])} test accuracy at {m['image_size']} px"),
     "05": lambda m: (f"species: transfer {_pct(m['transfer_acc'])} in "
-                     f"{m['transfer_seconds']:.0f} s, from scratch with search "
+                     f"{m['transfer_seconds']:.1f} s, from scratch with search "
                      f"{_pct(m['scratch_acc'])} in {m['scratch_seconds']:.0f} s"),
     "06": lambda m: f"training job {m['training_status']} ({m['mode']})",
     "07": _headline_07,

@@ -29,6 +29,13 @@ def test_notebook_is_stored_without_outputs(nb):
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_title_carries_its_own_number(nb):
+    """The title the book and the sidebar show starts with the file's number ("07 · ...")."""
+    title = "".join(_cells(nb)[0]["source"]).splitlines()[0]
+    assert title.startswith(f"# {nb.name[:2]} · "), (nb.name, title)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_has_one_parameters_cell_with_the_knobs(nb):
     params = [c for c in _cells(nb) if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged 'parameters'"
