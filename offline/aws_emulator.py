@@ -78,6 +78,8 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 #: Fake credentials: the emulator accepts anything; real AWS rejects these.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "emulator", "AWS_SECRET_ACCESS_KEY": "emulator"}
 _KEEP_OUT = ("SM_", "SAGEMAKER_", "PET_")
+#: the repository this file lives in (offline/ is at its top)
+_REPOSITORY = Path(__file__).resolve().parent.parent
 _DIST_VARS = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -252,7 +254,7 @@ def start(port: int | None = None, workdir=None, activate: bool = True,
     env = {k: v for k, v in os.environ.items() if not k.startswith(_KEEP_OUT)}
     env.pop("AWS_ENDPOINT_URL", None)
     env["PYTHONUNBUFFERED"] = "1"
-    root = Path(__file__).resolve().parent.parent
+    root = _REPOSITORY
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     with open(log_path, "w") as log:
         process = subprocess.Popen(
@@ -382,9 +384,9 @@ def _job_environment(base: Path, extra: dict, *, share: int = 1) -> dict[str, st
     env["PIP_DRY_RUN"] = "1"
     # ... and it must not import the course's packages from the repository, which AWS's image
     # does not have: container_site/sitecustomize.py refuses them as the container would
-    site = Path(__file__).resolve().parent / "container_site"
+    site = _REPOSITORY / "offline" / "container_site"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
-    env["COURSE_EMULATOR_REPOSITORY"] = str(Path(__file__).resolve().parent.parent)
+    env["COURSE_EMULATOR_REPOSITORY"] = str(_REPOSITORY)
     # no SM_CHECKPOINT_DIR: neither SageMaker nor the SDK sets one. A script finds its
     # checkpoints where CheckpointConfig's LocalPath says (default /opt/ml/checkpoints), which
     # it must be told (a hyperparameter), as on AWS
